@@ -1,0 +1,154 @@
+//! The built-in provider of `wasi:http` (`types` and `outgoing-handler`), implemented by
+//! `wasmtime-wasi-http`, with an outbound allow-list: a request leaves the host only if its
+//! destination matches one of the component's `allow-outbound` patterns; otherwise the guest
+//! gets `HTTP-request-denied`.
+//!
+//! The incoming side (`wasi:http/incoming-handler`) is an export of the guest, driven by the
+//! server, not something a provider supplies.
+
+use std::sync::{Arc, LazyLock};
+
+use manifold_config::{ComponentPlan, OutboundPattern, default_port};
+use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttp, WasiHttpHooks, WasiHttpView};
+
+/// The version of `wasi:http` that `wasmtime-wasi-http` implements.
+pub const WASI_HTTP_VERSION: &str = "0.2.12";
+
+fn names() -> &'static [InterfaceName] {
+    static NAMES: LazyLock<Vec<InterfaceName>> = LazyLock::new(|| {
+        ["wasi:http/types", "wasi:http/outgoing-handler"]
+            .iter()
+            .map(|n| {
+                let full = format!("{n}@{WASI_HTTP_VERSION}");
+                full.parse()
+                    .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}"))
+            })
+            .collect()
+    });
+    &NAMES
+}
+
+/// The `http` provider of one component.
+pub struct HttpProvider {
+    allow: Arc<[OutboundPattern]>,
+}
+
+impl HttpProvider {
+    pub const NAME: &'static str = "http";
+
+    pub fn new(component: &ComponentPlan) -> HttpProvider {
+        HttpProvider {
+            allow: component.allow_outbound.clone().into(),
+        }
+    }
+
+    /// The interfaces offered, without any component (for listings).
+    pub fn offered() -> Vec<InterfaceName> {
+        names().to_vec()
+    }
+}
+
+impl Provider for HttpProvider {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Builtin
+    }
+
+    fn interfaces(&self) -> &[InterfaceName] {
+        names()
+    }
+
+    fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()> {
+        use wasmtime_wasi_http::p2::bindings::http;
+        let [types, outgoing] = names() else {
+            unreachable!("two names")
+        };
+        if chosen.contains(types) {
+            let options = http::types::LinkOptions::default();
+            http::types::add_to_linker::<_, WasiHttp>(linker, &options, InstanceState::http)?;
+        }
+        if chosen.contains(outgoing) {
+            http::outgoing_handler::add_to_linker::<_, WasiHttp>(linker, InstanceState::http)?;
+        }
+        Ok(())
+    }
+
+    fn prepare_instance(&self, state: &mut InstanceState) -> anyhow::Result<()> {
+        if !self.allow.is_empty() {
+            state.http_hooks = Box::new(OutboundPolicy {
+                allow: self.allow.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Sends a request if an `allow-outbound` pattern admits its destination.
+struct OutboundPolicy {
+    allow: Arc<[OutboundPattern]>,
+}
+
+impl OutboundPolicy {
+    fn admits(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let Some(host) = uri.host() else {
+            return false;
+        };
+        let Some(port) = uri.port_u16().or_else(|| default_port(scheme)) else {
+            return false;
+        };
+        self.allow.iter().any(|p| p.matches(scheme, host, port))
+    }
+}
+
+type ErrorFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: ErrorFuture,
+    ) -> Box<
+        dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, ErrorFuture)>>
+            + Send,
+    > {
+        if !self.admits(request.uri()) {
+            tracing::info!(uri = %request.uri(), "outbound HTTP denied: no allow-outbound pattern matches");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as ErrorFuture,
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_uses_default_ports() {
+        let policy = OutboundPolicy {
+            allow: vec![
+                "https://example.com".parse().unwrap(),
+                "http://127.0.0.1:*".parse().unwrap(),
+            ]
+            .into(),
+        };
+        assert!(policy.admits(&"https://example.com/x".parse().unwrap()));
+        assert!(!policy.admits(&"http://example.com/x".parse().unwrap()));
+        assert!(!policy.admits(&"https://example.com:8443/".parse().unwrap()));
+        assert!(policy.admits(&"http://127.0.0.1:9999/".parse().unwrap()));
+        assert!(!policy.admits(&"http://localhost:9999/".parse().unwrap()));
+    }
+}

@@ -1,0 +1,321 @@
+//! `manifold.toml`, exactly as written: serde types with `deny_unknown_fields`, so a typo is
+//! an error with a line number rather than a silently ignored key. See `docs/manifest.md`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::{ConfigError, DirGrant, InterfaceName, LimitsConfig, OutboundPattern};
+
+/// The whole manifest.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    /// The app's name (default: the manifest's directory name).
+    pub name: Option<String>,
+    /// Limits for every component unless a component overrides them.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The components, by name. At least one.
+    #[serde(default)]
+    pub component: BTreeMap<String, ComponentConfig>,
+    /// Which provider serves an interface, keyed by interface name (version optional).
+    #[serde(default)]
+    pub providers: BTreeMap<InterfaceName, ProviderConfig>,
+}
+
+/// One component of the app and the capabilities granted to it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ComponentConfig {
+    /// Path of the `.wasm` or `.wat` file, relative to the manifest.
+    pub source: String,
+    /// `serve`: the path prefix this component answers (default `/`).
+    pub route: Option<Route>,
+    /// `run`: arguments after the program name.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variables with fixed values.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables passed through from the host, when the host has them.
+    #[serde(default)]
+    pub inherit_env: Vec<String>,
+    /// Directory grants, `HOST[::GUEST][:ro]`; host paths relative to the manifest.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// Outbound HTTP destinations, `SCHEME://HOST[:PORT]` with `*` wildcards.
+    #[serde(default)]
+    pub allow_outbound: Vec<OutboundPattern>,
+    /// Limits for this component, over the app's `[limits]`.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// A route: a path prefix starting with `/`. `/api` matches `/api` and `/api/...`, not `/apix`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct Route(String);
+
+impl Route {
+    pub fn root() -> Route {
+        Route("/".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `path` falls under this route.
+    pub fn matches(&self, path: &str) -> bool {
+        let prefix = self.0.as_str();
+        prefix == "/"
+            || (path.starts_with(prefix)
+                && matches!(
+                    path.as_bytes().get(prefix.len()),
+                    None | Some(b'/') | Some(b'?')
+                ))
+    }
+}
+
+impl TryFrom<String> for Route {
+    type Error = ConfigError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let err = |message: &str| ConfigError::Value {
+            what: "route",
+            value: value.clone(),
+            message: message.into(),
+        };
+        if !value.starts_with('/') {
+            return Err(err(
+                "a route is a path prefix and starts with `/`, e.g. \"/api\"",
+            ));
+        }
+        if value.contains(['?', '#', '*', ' ']) {
+            return Err(err(
+                "a route is a plain path prefix: no `?`, `#`, `*` or spaces",
+            ));
+        }
+        let trimmed = if value.len() > 1 {
+            value.trim_end_matches('/')
+        } else {
+            &value
+        };
+        Ok(Route(if trimmed.is_empty() {
+            "/".into()
+        } else {
+            trimmed.into()
+        }))
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which provider serves an interface.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProviderConfig {
+    /// The kind of provider.
+    #[serde(default)]
+    pub kind: ProviderKind,
+    /// For `kind = "builtin"`: which built-in provider (`manifold providers` lists them).
+    pub name: String,
+}
+
+/// Kinds of providers. Plugins (dylib, rpc, wasm) arrive with the plugin work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    #[default]
+    Builtin,
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProviderKind::Builtin => "builtin",
+        })
+    }
+}
+
+impl Manifest {
+    /// Reads and parses a manifest file, with the file name and line in every error.
+    pub fn load(path: &Path) -> Result<Manifest, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses manifest text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, ConfigError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        manifest.validate(path)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if self.component.is_empty() {
+            return Err(invalid(
+                "no components; add one, e.g.\n\n[component.hello]\nsource = \"hello.wasm\"\n"
+                    .into(),
+            ));
+        }
+        let mut routes: BTreeMap<&Route, &str> = BTreeMap::new();
+        let root = Route::root();
+        for (name, component) in &self.component {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "component name {name:?}: use letters, digits, `-` and `_`"
+                )));
+            }
+            if component.source.trim().is_empty() {
+                return Err(invalid(format!("component `{name}`: `source` is empty")));
+            }
+            for var in component.env.keys().chain(&component.inherit_env) {
+                crate::grants::validate_env_name(var)
+                    .map_err(|m| invalid(format!("component `{name}`: env {var:?}: {m}")))?;
+            }
+            let route = component.route.as_ref().unwrap_or(&root);
+            if let Some(other) = routes.insert(route, name) {
+                return Err(invalid(format!(
+                    "components `{other}` and `{name}` both claim the route `{route}`; give each its own `route`"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, String> {
+        Manifest::parse(text, Path::new("manifold.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn full_manifest() {
+        let m = parse(
+            r#"
+            name = "shop"
+            [limits]
+            timeout = "5s"
+            memory = "64MiB"
+            [component.api]
+            source = "api.wasm"
+            route = "/api/"
+            env = { GREETING = "hi" }
+            inherit-env = ["HOME"]
+            dirs = ["data::/data:ro"]
+            allow-outbound = ["https://example.com"]
+            limits = { fuel = 1000 }
+            [component.web]
+            source = "web.wat"
+            [providers."wasi:cli/environment"]
+            name = "wasi"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.name.as_deref(), Some("shop"));
+        let api = &m.component["api"];
+        assert_eq!(api.route.as_ref().unwrap().as_str(), "/api");
+        assert!(api.dirs[0].read_only);
+        assert_eq!(api.limits.fuel, Some(1000));
+        assert_eq!(m.limits.memory.unwrap().0, 64 << 20);
+        let (key, provider) = m.providers.iter().next().unwrap();
+        assert_eq!(key.to_string(), "wasi:cli/environment");
+        assert_eq!(provider.kind, ProviderKind::Builtin);
+    }
+
+    #[test]
+    fn unknown_key_has_line_and_name() {
+        let err = parse("[component.a]\nsource = \"a.wasm\"\nenvv = {}\n").unwrap_err();
+        assert!(err.contains("manifold.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("envv"), "{err}");
+        assert!(err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_point_at_the_line() {
+        for (text, needle) in [
+            (
+                "[component.a]\nsource = \"a\"\nroute = \"api\"\n",
+                "starts with `/`",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\ndirs = [\"::x\"]\n",
+                "host directory is empty",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\nallow-outbound = [\"example.com\"]\n",
+                "missing `://`",
+            ),
+            (
+                "[limits]\ntimeout = \"soon\"\n[component.a]\nsource = \"a\"\n",
+                "duration",
+            ),
+            (
+                "[limits]\nmemory = \"lots\"\n[component.a]\nsource = \"a\"\n",
+                "size",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\n[providers.\"nope\"]\nname = \"x\"\n",
+                "interface name",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\n[providers.\"a:b/c\"]\nkind = \"magic\"\nname = \"x\"\n",
+                "builtin",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+            assert!(err.contains("line"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn semantic_errors() {
+        assert!(
+            parse("name = \"x\"\n")
+                .unwrap_err()
+                .contains("no components")
+        );
+        let err =
+            parse("[component.a]\nsource = \"a\"\n[component.b]\nsource = \"b\"\n").unwrap_err();
+        assert!(err.contains("both claim the route `/`"), "{err}");
+        assert!(
+            parse("[component.a]\nsource = \"\"\n")
+                .unwrap_err()
+                .contains("empty")
+        );
+    }
+
+    #[test]
+    fn routes_match_whole_segments() {
+        let r = Route::try_from("/api".to_string()).unwrap();
+        assert!(r.matches("/api"));
+        assert!(r.matches("/api/x"));
+        assert!(r.matches("/api?q"));
+        assert!(!r.matches("/apix"));
+        assert!(Route::root().matches("/anything"));
+    }
+}

@@ -1,0 +1,237 @@
+//! The resolved plan: what the runtime executes, with every path made absolute, every
+//! environment variable looked up and every limit defaulted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::{
+    ConfigError, DirGrant, EnvGrant, InterfaceName, Limits, LimitsConfig, Manifest,
+    OutboundPattern, ProviderConfig, Route,
+};
+
+/// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
+/// defaults differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Serve,
+}
+
+/// Grants and limits given on the command line. They apply to every component of the app.
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    pub dirs: Vec<DirGrant>,
+    pub env: Vec<EnvGrant>,
+    pub allow_outbound: Vec<OutboundPattern>,
+    pub limits: LimitsConfig,
+    /// `run`: arguments after the program name, appended to the manifest's `args`.
+    pub args: Vec<String>,
+}
+
+/// The app, ready to load.
+#[derive(Debug, Clone)]
+pub struct AppPlan {
+    pub name: String,
+    /// The manifest, when the app came from one.
+    pub manifest: Option<PathBuf>,
+    pub components: Vec<ComponentPlan>,
+    pub providers: BTreeMap<InterfaceName, ProviderConfig>,
+}
+
+/// One component with its grants.
+#[derive(Debug, Clone)]
+pub struct ComponentPlan {
+    pub name: String,
+    pub source: PathBuf,
+    pub route: Route,
+    /// The full argv, program name first.
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub dirs: Vec<DirGrant>,
+    pub allow_outbound: Vec<OutboundPattern>,
+    pub limits: Limits,
+}
+
+impl AppPlan {
+    /// An app of one component given by its file, with the command line's grants.
+    pub fn from_file(
+        source: &Path,
+        cli: &CliOverrides,
+        mode: Mode,
+    ) -> Result<AppPlan, ConfigError> {
+        let name = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".into());
+        let program = source
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.clone());
+        let mut args = vec![program];
+        args.extend(cli.args.iter().cloned());
+        let component = ComponentPlan {
+            name: name.clone(),
+            source: source.to_path_buf(),
+            route: Route::root(),
+            args,
+            env: resolve_env(&cli.env, |k| std::env::var(k)),
+            dirs: cli.dirs.clone(),
+            allow_outbound: cli.allow_outbound.clone(),
+            limits: cli.limits.resolve(mode),
+        };
+        Ok(AppPlan {
+            name,
+            manifest: None,
+            components: vec![component],
+            providers: BTreeMap::new(),
+        })
+    }
+
+    /// An app from a manifest file, with the command line's grants added to every component.
+    pub fn from_manifest(
+        path: &Path,
+        cli: &CliOverrides,
+        mode: Mode,
+    ) -> Result<AppPlan, ConfigError> {
+        let manifest = Manifest::load(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let base = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base
+        };
+        let name = manifest.name.clone().unwrap_or_else(|| {
+            std::fs::canonicalize(base)
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "app".into())
+        });
+        let mut components = Vec::new();
+        for (cname, c) in &manifest.component {
+            let mut args = vec![cname.clone()];
+            args.extend(c.args.iter().cloned());
+            args.extend(cli.args.iter().cloned());
+            let mut env: Vec<EnvGrant> = c
+                .env
+                .iter()
+                .map(|(k, v)| EnvGrant {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                })
+                .collect();
+            env.extend(c.inherit_env.iter().map(|k| EnvGrant {
+                name: k.clone(),
+                value: None,
+            }));
+            env.extend(cli.env.iter().cloned());
+            let mut dirs: Vec<DirGrant> = c
+                .dirs
+                .iter()
+                .map(|d| DirGrant {
+                    host: base.join(&d.host),
+                    ..d.clone()
+                })
+                .collect();
+            dirs.extend(cli.dirs.iter().cloned());
+            let mut allow_outbound = c.allow_outbound.clone();
+            allow_outbound.extend(cli.allow_outbound.iter().cloned());
+            components.push(ComponentPlan {
+                name: cname.clone(),
+                source: base.join(&c.source),
+                route: c.route.clone().unwrap_or_else(Route::root),
+                args,
+                env: resolve_env(&env, |k| std::env::var(k)),
+                dirs,
+                allow_outbound,
+                limits: cli.limits.or(&c.limits).or(&manifest.limits).resolve(mode),
+            });
+        }
+        Ok(AppPlan {
+            name,
+            manifest: Some(path.to_path_buf()),
+            components,
+            providers: manifest.providers,
+        })
+    }
+}
+
+/// Later grants of the same name win; a pass-through grant of a variable the host lacks sets
+/// nothing.
+fn resolve_env<E>(
+    grants: &[EnvGrant],
+    lookup: impl Fn(&str) -> Result<String, E>,
+) -> Vec<(String, String)> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for g in grants {
+        match &g.value {
+            Some(v) => {
+                out.insert(g.name.clone(), v.clone());
+            }
+            None => {
+                if let Ok(v) = lookup(&g.name) {
+                    out.insert(g.name.clone(), v);
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_resolution() {
+        let grants: Vec<EnvGrant> = ["A=1", "B", "C", "A=2"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let env = resolve_env(&grants, |k| {
+            if k == "B" {
+                Ok("host".to_string())
+            } else {
+                Err(())
+            }
+        });
+        assert_eq!(
+            env,
+            vec![("A".into(), "2".into()), ("B".into(), "host".into())]
+        );
+    }
+
+    #[test]
+    fn manifest_plan_resolves_paths_and_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifold.toml");
+        std::fs::write(
+            &path,
+            "name = \"t\"\n[limits]\nmemory = \"1MiB\"\n[component.a]\nsource = \"a.wasm\"\nargs = [\"x\"]\ndirs = [\"data::/d\"]\nenv = { K = \"v\" }\n",
+        )
+        .unwrap();
+        let cli = CliOverrides {
+            args: vec!["y".into()],
+            env: vec!["K=cli".parse().unwrap()],
+            ..Default::default()
+        };
+        let plan = AppPlan::from_manifest(&path, &cli, Mode::Serve).unwrap();
+        let a = &plan.components[0];
+        assert_eq!(a.source, dir.path().join("a.wasm"));
+        assert_eq!(a.dirs[0].host, dir.path().join("data"));
+        assert_eq!(a.args, ["a", "x", "y"]);
+        assert_eq!(a.env, vec![("K".into(), "cli".into())]);
+        assert_eq!(a.limits.memory.0, 1 << 20);
+        assert_eq!(a.limits.timeout, Some(Limits::DEFAULT_SERVE_TIMEOUT));
+    }
+
+    #[test]
+    fn missing_manifest_is_a_read_error() {
+        let err = AppPlan::from_manifest(
+            Path::new("/nonexistent/manifold.toml"),
+            &CliOverrides::default(),
+            Mode::Run,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/manifold.toml"));
+    }
+}

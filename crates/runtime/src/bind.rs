@@ -1,0 +1,192 @@
+//! Choosing a provider for every interface: the manifest's `[providers]` choices first, then
+//! the built-in default.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::bail;
+use manifold_builtin_http::HttpProvider;
+use manifold_builtin_wasi::WasiProvider;
+use manifold_config::{ComponentPlan, InterfaceName, Mode, ProviderConfig};
+use manifold_provider::{Bindings, Provider};
+
+/// A built-in provider as listed by `manifold providers`.
+#[derive(Debug, Clone)]
+pub struct BuiltinCatalogEntry {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub interfaces: Vec<InterfaceName>,
+}
+
+/// Every built-in provider, in default-priority order.
+pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
+    vec![
+        BuiltinCatalogEntry {
+            name: WasiProvider::NAME,
+            description: "WASI 0.2 cli, io, clocks, random, filesystem, sockets (wasmtime-wasi)",
+            interfaces: WasiProvider::offered(),
+        },
+        BuiltinCatalogEntry {
+            name: HttpProvider::NAME,
+            description: "wasi:http types and outgoing-handler (wasmtime-wasi-http)",
+            interfaces: HttpProvider::offered(),
+        },
+    ]
+}
+
+/// The built-in providers configured for one component.
+pub fn builtin_providers(
+    component: &ComponentPlan,
+    mode: Mode,
+) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
+    Ok(vec![
+        Arc::new(WasiProvider::new(component, mode)?),
+        Arc::new(HttpProvider::new(component)),
+    ])
+}
+
+/// Assigns each offered interface to exactly one provider: the one the manifest names for it,
+/// else the first provider (in `providers` order) that offers it.
+pub fn bind_providers(
+    providers: Vec<Arc<dyn Provider>>,
+    choices: &BTreeMap<InterfaceName, ProviderConfig>,
+) -> anyhow::Result<Bindings> {
+    // Every choice must name a provider that exists and offers the interface.
+    for (pattern, choice) in choices {
+        let Some(provider) = providers
+            .iter()
+            .find(|p| p.name() == choice.name && p.kind() == choice.kind)
+        else {
+            let known: Vec<String> = providers
+                .iter()
+                .map(|p| format!("`{}`", p.name()))
+                .collect();
+            bail!(
+                "[providers.\"{pattern}\"] names {} provider `{}`, which does not exist; known providers: {}",
+                choice.kind,
+                choice.name,
+                known.join(", ")
+            );
+        };
+        if !provider.interfaces().iter().any(|i| pattern.covers(i)) {
+            let offered: Vec<String> = provider
+                .interfaces()
+                .iter()
+                .map(|i| i.to_string())
+                .collect();
+            bail!(
+                "[providers.\"{pattern}\"]: provider `{}` does not offer {pattern}; it offers: {}",
+                provider.name(),
+                offered.join(", ")
+            );
+        }
+    }
+    let chosen_for = |interface: &InterfaceName| -> Option<&ProviderConfig> {
+        // The most specific pattern wins: one with a version over one without.
+        choices
+            .iter()
+            .filter(|(pattern, _)| pattern.covers(interface))
+            .max_by_key(|(pattern, _)| pattern.version.is_some())
+            .map(|(_, c)| c)
+    };
+    let mut taken: Vec<String> = Vec::new();
+    let mut entries = Vec::with_capacity(providers.len());
+    for provider in &providers {
+        let mut mine = Vec::new();
+        for interface in provider.interfaces() {
+            let is_mine = match chosen_for(interface) {
+                Some(choice) => choice.name == provider.name() && choice.kind == provider.kind(),
+                None => !taken.contains(&interface.unversioned()),
+            };
+            if is_mine {
+                taken.push(interface.unversioned());
+                mine.push(interface.clone());
+            }
+        }
+        entries.push((provider.clone(), mine));
+    }
+    Ok(Bindings { entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifold_config::ProviderKind;
+    use manifold_provider::{InstanceState, Linker};
+
+    struct Fake(&'static str, Vec<InterfaceName>);
+    impl Provider for Fake {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn kind(&self) -> ProviderKind {
+            ProviderKind::Builtin
+        }
+        fn interfaces(&self) -> &[InterfaceName] {
+            &self.1
+        }
+        fn add_to_linker(&self, _: &mut Linker, _: &[InterfaceName]) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn prepare_instance(&self, _: &mut InstanceState) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<InterfaceName> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn providers() -> Vec<Arc<dyn Provider>> {
+        vec![
+            Arc::new(Fake("a", names(&["x:y/one@1.0.0", "x:y/two@1.0.0"]))),
+            Arc::new(Fake("b", names(&["x:y/two@1.1.0"]))),
+        ]
+    }
+
+    fn choice(name: &str) -> ProviderConfig {
+        ProviderConfig {
+            kind: ProviderKind::Builtin,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn first_provider_wins_by_default() {
+        let b = bind_providers(providers(), &BTreeMap::new()).unwrap();
+        assert_eq!(b.entries[0].1, names(&["x:y/one@1.0.0", "x:y/two@1.0.0"]));
+        assert!(b.entries[1].1.is_empty());
+    }
+
+    #[test]
+    fn manifest_choice_moves_an_interface() {
+        let choices = BTreeMap::from([("x:y/two".parse().unwrap(), choice("b"))]);
+        let b = bind_providers(providers(), &choices).unwrap();
+        assert_eq!(b.entries[0].1, names(&["x:y/one@1.0.0"]));
+        assert_eq!(b.entries[1].1, names(&["x:y/two@1.1.0"]));
+        assert_eq!(
+            b.provider_of(&"x:y/two".parse().unwrap()).unwrap().name(),
+            "b"
+        );
+    }
+
+    #[test]
+    fn bad_choices_are_explained() {
+        let choices = BTreeMap::from([("x:y/two".parse().unwrap(), choice("nope"))]);
+        let err = bind_providers(providers(), &choices)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("does not exist") && err.contains("`a`, `b`"),
+            "{err}"
+        );
+        let choices = BTreeMap::from([("x:y/one".parse().unwrap(), choice("b"))]);
+        let err = bind_providers(providers(), &choices)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("does not offer x:y/one") && err.contains("x:y/two@1.1.0"),
+            "{err}"
+        );
+    }
+}

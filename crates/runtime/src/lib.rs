@@ -1,0 +1,116 @@
+//! The runtime: one Wasmtime engine, components compiled once (and cached on disk), linked
+//! through the provider model, and instantiated fresh for every run or request under the
+//! component's limits.
+//!
+//! Data flows: [`AppPlan`](manifold_config::AppPlan) → [`App::load`] (read, validate,
+//! compile or load from cache, choose a provider per interface, link, `instantiate_pre`) →
+//! [`LoadedComponent::new_store`] per instance → [`run::run_cli`] or the server.
+
+mod bind;
+mod cache;
+mod engine;
+mod failure;
+mod load;
+pub mod run;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use manifold_config::{AppPlan, ComponentPlan, Mode};
+use manifold_provider::{Bindings, InstanceState};
+use wasmtime::component::{Component, InstancePre};
+use wasmtime::{Engine, Store};
+
+pub use bind::{BuiltinCatalogEntry, bind_providers, builtin_catalog, builtin_providers};
+pub use cache::{CacheOutcome, CompileCache};
+pub use engine::{EngineOptions, EpochTicker, new_engine};
+pub use failure::{Failure, describe_failure};
+pub use load::{ComponentBytes, explain_missing_export, read_component};
+
+/// An app whose components are compiled, linked and ready to instantiate.
+pub struct App {
+    pub name: String,
+    pub engine: Engine,
+    pub components: Vec<Arc<LoadedComponent>>,
+    /// Keeps the engine's epoch moving while the app lives (deadlines depend on it).
+    _ticker: EpochTicker,
+}
+
+/// One component, pre-instantiated: everything that can be done once is done.
+pub struct LoadedComponent {
+    pub plan: ComponentPlan,
+    pub component: Component,
+    pub bindings: Bindings,
+    pub pre: InstancePre<InstanceState>,
+    /// sha256 of the component binary.
+    pub digest: String,
+    pub cache: CacheOutcome,
+}
+
+impl App {
+    /// Loads every component of `plan`: compile (or reuse the cache), bind, link.
+    pub fn load(plan: &AppPlan, mode: Mode, cache: Option<&CompileCache>) -> anyhow::Result<App> {
+        let options = EngineOptions::for_plan(plan, mode);
+        let engine = new_engine(&options)?;
+        let ticker = EpochTicker::start(&engine);
+        let mut components = Vec::with_capacity(plan.components.len());
+        for component in &plan.components {
+            let loaded = LoadedComponent::load(&engine, component, plan, mode, cache)
+                .with_context(|| format!("cannot load component `{}`", component.name))?;
+            components.push(Arc::new(loaded));
+        }
+        Ok(App {
+            name: plan.name.clone(),
+            engine,
+            components,
+            _ticker: ticker,
+        })
+    }
+}
+
+impl LoadedComponent {
+    fn load(
+        engine: &Engine,
+        plan: &ComponentPlan,
+        app: &AppPlan,
+        mode: Mode,
+        cache: Option<&CompileCache>,
+    ) -> anyhow::Result<LoadedComponent> {
+        let bytes = read_component(&plan.source)?;
+        let (component, outcome) = match cache {
+            Some(cache) => cache.load_or_compile(engine, &bytes)?,
+            None => (bytes.compile(engine)?, CacheOutcome::Disabled),
+        };
+        let providers = builtin_providers(plan, mode)?;
+        let bindings = bind_providers(providers, &app.providers)?;
+        let mut linker = manifold_provider::Linker::new(engine);
+        bindings.add_to_linker(&mut linker)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{} cannot be linked on this host", plan.source.display()))?;
+        Ok(LoadedComponent {
+            plan: plan.clone(),
+            component,
+            bindings,
+            pre,
+            digest: bytes.sha256_hex(),
+            cache: outcome,
+        })
+    }
+
+    /// A fresh store for one run or request: providers' state, memory cap, fuel, deadline.
+    pub fn new_store(&self, engine: &Engine) -> anyhow::Result<Store<InstanceState>> {
+        let limits = &self.plan.limits;
+        let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
+        let mut state = InstanceState::new(memory_cap);
+        self.bindings.prepare_instance(&mut state)?;
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel)?;
+        }
+        engine::set_deadline(&mut store, limits.timeout);
+        Ok(store)
+    }
+}

@@ -1,0 +1,152 @@
+//! Reading a component file: `.wasm` or `.wat`, checked to be a component before anything
+//! is compiled, with messages that say what the file is when it is not one.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// A component's binary, read and checked.
+pub struct ComponentBytes {
+    pub bytes: Vec<u8>,
+    pub sha256: [u8; 32],
+    /// For messages: the file it came from.
+    pub origin: String,
+}
+
+impl ComponentBytes {
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+
+    /// Compiles without any cache.
+    pub fn compile(&self, engine: &Engine) -> anyhow::Result<Component> {
+        Component::new(engine, &self.bytes)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot compile {}", self.origin))
+    }
+}
+
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+/// Reads `path`; `.wat` files (or any file starting with text) are parsed as the WebAssembly
+/// text format. Refuses, with an explanation, anything that is not a component.
+pub fn read_component(path: &Path) -> anyhow::Result<ComponentBytes> {
+    let origin = path.display().to_string();
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {origin}"))?;
+    let is_text = path.extension().is_some_and(|e| e == "wat")
+        || (!raw.starts_with(WASM_MAGIC)
+            && std::str::from_utf8(&raw).is_ok_and(|s| s.trim_start().starts_with('(')));
+    let bytes = if is_text {
+        wat::parse_bytes(&raw)
+            .map_err(|e| {
+                let mut e = e;
+                e.set_path(path);
+                anyhow::anyhow!("{e}")
+            })
+            .with_context(|| format!("{origin} is not valid WebAssembly text"))?
+            .into_owned()
+    } else {
+        raw
+    };
+    check_is_component(&bytes, &origin)?;
+    let sha256 = Sha256::digest(&bytes).into();
+    Ok(ComponentBytes {
+        bytes,
+        sha256,
+        origin,
+    })
+}
+
+fn check_is_component(bytes: &[u8], origin: &str) -> anyhow::Result<()> {
+    if bytes.len() < 8 || !bytes.starts_with(WASM_MAGIC) {
+        bail!(
+            "{origin} is not a WebAssembly file: it does not start with the `\\0asm` magic bytes \
+             ({} bytes long)",
+            bytes.len()
+        );
+    }
+    // Bytes 4..8 are the version and layer: 1,0,1,0 for a core module and 0x0d,0,1,0 for
+    // a component (binary format "layer" 1).
+    match bytes[4..8] {
+        [1, 0, 0, 0] => bail!(
+            "{origin} is a core WebAssembly module, not a component.\n\
+             Manifold runs components (the component model, WASI 0.2). Turn the module into one \
+             with the WASI adapter, e.g.:\n  \
+             wasm-tools component new {origin} --adapt wasi_snapshot_preview1.command.wasm -o app.component.wasm\n\
+             (use the `reactor` adapter for libraries and the `proxy` adapter for HTTP handlers; \
+             the adapters ship with Wasmtime's releases), or build with a toolchain that targets \
+             wasm32-wasip2 directly."
+        ),
+        [_, _, 1, 0] => Ok(()),
+        _ => bail!(
+            "{origin} has an unknown WebAssembly version/layer {:02x?}; this host reads \
+             components of the component model (layer 1)",
+            &bytes[4..8]
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn explains_what_a_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_component(&write(&dir, "x.wasm", b"garbage!garbage")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("not a WebAssembly file"),
+            "{err:#}"
+        );
+        let core = wat::parse_str("(module)").unwrap();
+        let err = read_component(&write(&dir, "core.wasm", &core)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("core WebAssembly module, not a component"),
+            "{err:#}"
+        );
+        let err = read_component(&write(&dir, "bad.wat", b"(component (nonsense))")).unwrap_err();
+        assert!(format!("{err:#}").contains("bad.wat"), "{err:#}");
+        let ok = read_component(&write(&dir, "ok.wat", b"(component)")).unwrap();
+        assert!(ok.bytes.starts_with(WASM_MAGIC));
+        let err = read_component(&dir.path().join("missing.wasm")).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot read"), "{err:#}");
+    }
+}
+
+/// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`".
+pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) -> String {
+    let engine = component.pre.engine();
+    let exports: Vec<String> = component
+        .component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let source = component.plan.source.display();
+    let listed = if exports.is_empty() {
+        "nothing".to_string()
+    } else {
+        exports.join(", ")
+    };
+    let mut message = format!("{source} does not export {wanted}; it exports {listed}");
+    let has = |iface: &str| exports.iter().any(|e| e.starts_with(iface));
+    if wanted.starts_with("wasi:cli/run") && has("wasi:http/incoming-handler") {
+        message.push_str(&format!(
+            "\nhint: this is an HTTP component; serve it with `manifold serve {source}`"
+        ));
+    } else if wanted.starts_with("wasi:http/incoming-handler") && has("wasi:cli/run") {
+        message.push_str(&format!(
+            "\nhint: this is a command-line component; run it with `manifold run {source}`"
+        ));
+    }
+    message
+}

@@ -1,0 +1,303 @@
+//! `manifold serve`: an HTTP/1.1 and HTTP/2 server that routes each request by path prefix to
+//! a `wasi:http/incoming-handler` component and runs it in a fresh instance.
+//!
+//! Per request: wait for a free instance slot (the component's `max-instances`), build a
+//! store, instantiate from the `InstancePre`, call `handle`, stream the response body out as
+//! the guest writes it. A guest that traps, loops or exhausts its memory only fails its own
+//! request (500, or 504 past the deadline), logged with the reason and the guest's backtrace.
+
+mod router;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use manifold_runtime::{App, Failure, LoadedComponent, describe_failure};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use wasmtime_wasi_http::WasiHttpView as _;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+pub use router::Router;
+
+/// One routed component, ready to serve.
+pub struct Route {
+    pub component: Arc<LoadedComponent>,
+    pre: ProxyPre<manifold_provider::InstanceState>,
+    slots: Arc<Semaphore>,
+}
+
+/// Everything a connection needs to serve requests.
+pub struct Server {
+    app: Arc<App>,
+    router: Router<Route>,
+}
+
+impl Server {
+    /// Prepares every component of the app; fails if one does not export
+    /// `wasi:http/incoming-handler`.
+    pub fn new(app: Arc<App>) -> anyhow::Result<Server> {
+        let mut routes = Vec::new();
+        for component in &app.components {
+            let pre = ProxyPre::new(component.pre.clone()).map_err(|_| {
+                anyhow::anyhow!(manifold_runtime::explain_missing_export(
+                    component,
+                    "wasi:http/incoming-handler"
+                ))
+            })?;
+            let slots = Arc::new(Semaphore::new(component.plan.limits.max_instances as usize));
+            routes.push((
+                component.plan.route.clone(),
+                Route {
+                    component: component.clone(),
+                    pre,
+                    slots,
+                },
+            ));
+        }
+        Ok(Server {
+            app,
+            router: Router::new(routes),
+        })
+    }
+
+    /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish
+    /// for up to `grace`.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> anyhow::Result<()> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            let service = hyper::service::service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.handle(req).await) }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, "connection ended with an error: {e}");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!(grace = ?grace, "shutting down: no new connections; finishing in-flight requests");
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; dropping the requests still running");
+        }
+        Ok(())
+    }
+
+    /// Serves one request: route, then run the component.
+    pub async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let Some(route) = self.router.find(req.uri().path()) else {
+            tracing::info!(%method, path, status = 404, duration_ms = ms(started), "no route");
+            return text_response(404, "no component is mounted on this path\n");
+        };
+        let component = &route.component;
+        let limits = &component.plan.limits;
+        let deadline = limits.timeout;
+
+        // Wait for a free instance slot, but not past the deadline.
+        let wait = deadline.unwrap_or(Duration::from_secs(30));
+        let permit = match tokio::time::timeout(wait, route.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                tracing::warn!(%method, path, component = component.plan.name, status = 503,
+                    duration_ms = ms(started), "all {} instance slots stayed busy", limits.max_instances);
+                return text_response(503, "the server is busy; try again\n");
+            }
+        };
+
+        let status = Arc::new(AtomicU16::new(0));
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let mut store = match component.new_store(&self.app.engine) {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::error!(%method, path, status = 500, "cannot prepare an instance: {e:#}");
+                return text_response(500, "internal error\n");
+            }
+        };
+        let prepared = (|| -> wasmtime::Result<_> {
+            let mut http = store.data_mut().http();
+            let req = http.new_incoming_request(Scheme::Http, req)?;
+            let seen = status.clone();
+            let out = http.new_response_outparam_from_callback(move |result| {
+                let code = match &result {
+                    Ok(resp) => resp.status().as_u16(),
+                    Err(_) => 500,
+                };
+                seen.store(code, Ordering::Relaxed);
+                let _ = sender.send(result);
+            })?;
+            Ok((req, out))
+        })();
+        let (incoming, outparam) = match prepared {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::error!(%method, path, status = 500, "cannot pass the request to the guest: {e:#}");
+                return text_response(500, "internal error\n");
+            }
+        };
+
+        let pre = route.pre.clone();
+        let name = component.plan.name.clone();
+        let task_method = method.clone();
+        let task_path = path.clone();
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let call = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, incoming, outparam)
+                    .await
+            };
+            let failure = match deadline {
+                // The epoch callback stops a busy guest; this timer one blocked in the host.
+                Some(limit) => {
+                    match tokio::time::timeout(limit + Duration::from_millis(50), call).await {
+                        Ok(result) => result
+                            .err()
+                            .map(|e| describe_failure(&e, Some(&store.data().limiter))),
+                        Err(_) => Some(Failure::Deadline(limit)),
+                    }
+                }
+                None => call
+                    .await
+                    .err()
+                    .map(|e| describe_failure(&e, Some(&store.data().limiter))),
+            };
+            let memory = store.data().limiter.peak();
+            let mut code = status.load(Ordering::Relaxed);
+            if code == 0 {
+                code = match &failure {
+                    Some(f) => status_for(f),
+                    None => 500,
+                };
+            }
+            let duration_ms = ms(started);
+            match &failure {
+                None if status.load(Ordering::Relaxed) == 0 => tracing::warn!(
+                    method = %task_method, path = task_path, component = name, status = code, duration_ms,
+                    memory_bytes = memory, "the guest returned without setting a response"
+                ),
+                None => tracing::info!(
+                    method = %task_method, path = task_path, component = name, status = code, duration_ms,
+                    memory_bytes = memory, "request"
+                ),
+                Some(f) => tracing::error!(
+                    method = %task_method, path = task_path, component = name, status = code, duration_ms,
+                    memory_bytes = memory, failure = f.kind(), "request failed: {f}"
+                ),
+            }
+            failure
+        });
+
+        match receiver.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(code)) => text_response(
+                500,
+                &format!("the component failed the request: {code:?}\n"),
+            ),
+            // The guest never set a response: it failed (or returned without one).
+            Err(_) => match task.await {
+                Ok(Some(failure)) => text_response(status_for(&failure), failure_body(&failure)),
+                Ok(None) => text_response(500, "the component returned without a response\n"),
+                Err(e) => {
+                    tracing::error!("request task failed: {e}");
+                    text_response(500, "internal error\n")
+                }
+            },
+        }
+    }
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+fn status_for(failure: &Failure) -> u16 {
+    match failure {
+        Failure::Deadline(_) => 504,
+        _ => 500,
+    }
+}
+
+/// What the client is told; the details (backtrace) go to the log only.
+fn failure_body(failure: &Failure) -> &'static str {
+    match failure {
+        Failure::Deadline(_) => "the component did not answer within its deadline\n",
+        Failure::MemoryCap { .. } => "the component ran out of memory\n",
+        Failure::Fuel => "the component ran out of fuel\n",
+        Failure::Trap { .. } => "the component failed\n",
+    }
+}
+
+fn text_response(status: u16, body: &str) -> hyper::Response<HyperOutgoingBody> {
+    let body = Full::new(Bytes::copy_from_slice(body.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Binds the listening socket with a message that says what to do when the port is taken.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on {addr} (is another server using it? choose another with --listen)"
+        )
+    })
+}

@@ -1,0 +1,347 @@
+//! Command-line flags (clap), turned into an [`AppPlan`] and handed to the runtime.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use manifold_config::{
+    AppPlan, ByteSize, CliOverrides, DirGrant, EnvGrant, HumanDuration, LimitsConfig, Mode,
+    OutboundPattern,
+};
+use manifold_runtime::run::{EXIT_GUEST_FAILED, RunOutcome};
+use manifold_runtime::{App, CompileCache};
+
+use crate::logging::LogFormat;
+
+/// Exit status when Manifold itself fails before or around the guest (bad manifest,
+/// unreadable or invalid component, a port in use), after `docker run`'s convention.
+pub const EXIT_HOST_ERROR: u8 = 125;
+
+const ABOUT: &str = "Run and serve WebAssembly components (WASI 0.2) on Wasmtime.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  manifold run hello.wasm -- --name world       run a wasi:cli component with arguments
+  manifold serve app.wasm --listen 127.0.0.1:3000
+  manifold serve                                 serve the app described by ./manifold.toml
+  manifold providers                             list the interfaces this host provides
+
+Exit status: the guest's own status for `run`; 134 when the guest trapped or hit a limit;
+125 when Manifold could not start it (bad manifest or component); 2 for bad flags.
+Docs: docs/cli.md, docs/manifest.md.";
+
+#[derive(Debug, Parser)]
+#[command(name = "manifold", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// More logs (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a wasi:cli component once; its exit status becomes ours.
+    #[command(after_help = "\
+Examples:
+  manifold run app.wasm                      no files, no env, no network: nothing is granted
+  manifold run app.wasm --dir ./data::/data:ro --env HOME --env MODE=fast -- in.txt
+  manifold run app.wat --timeout 5s --memory 64MiB
+  manifold run                                run the component(s) of ./manifold.toml
+
+Exit status: the guest's status (0 when `run` returns ok, 1 when it returns an error);
+134 when it trapped or hit a limit; 125 when it could not be started.")]
+    Run(RunArgs),
+    /// Serve wasi:http components over HTTP/1.1 and HTTP/2, one fresh instance per request.
+    #[command(after_help = "\
+Examples:
+  manifold serve hello.wasm                           http://127.0.0.1:8080
+  manifold serve app.wasm --listen 0.0.0.0:3000 --allow-outbound https://api.example.com
+  manifold serve --manifest shop/manifold.toml        several components on routes
+
+Each request runs under a deadline (default 30s) and a memory cap (default 256MiB); a request
+that exceeds them gets a 504 or 500 and the server keeps serving. SIGINT/SIGTERM stop
+accepting connections and let in-flight requests finish for --grace.")]
+    Serve(ServeArgs),
+    /// List the interfaces this host can provide and which provider serves each.
+    Providers(ProvidersArgs),
+}
+
+impl Command {
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Where the app comes from, its grants and its limits.
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    /// App manifest to read when no component file is given [default: ./manifold.toml].
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Grant a host directory: HOST[::GUEST][:ro] (repeatable).
+    #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]")]
+    pub dirs: Vec<DirGrant>,
+    /// Grant an environment variable: NAME=VALUE, or NAME to pass the host's value (repeatable).
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<EnvGrant>,
+    /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed (repeatable).
+    #[arg(long = "allow-outbound", value_name = "URL-PATTERN")]
+    pub allow_outbound: Vec<OutboundPattern>,
+    /// Wall-clock deadline per run or request, e.g. 30s, 500ms [serve default: 30s; run: none].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<HumanDuration>,
+    /// Memory cap per instance, e.g. 256MiB [default: 256MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<ByteSize>,
+    /// Fuel per run or request (roughly, Wasm instructions) [default: unlimited].
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Directory of the compile cache [default: ~/.cache/manifold/compiled, or $MANIFOLD_CACHE_DIR/compiled].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every time; neither read nor write the compile cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+fn parse_duration(s: &str) -> Result<HumanDuration, String> {
+    manifold_config::parse_duration(s)
+        .map(HumanDuration)
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The component (.wasm or .wat), or a manifest (.toml) or a directory holding one.
+    pub component: Option<PathBuf>,
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Arguments for the guest, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The component (.wasm or .wat), or a manifest (.toml) or a directory holding one.
+    pub component: Option<PathBuf>,
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Instances running at once per component; more requests wait [default: 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_instances: Option<u32>,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub grace: HumanDuration,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    /// Also show which provider the manifest chooses for each interface.
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Serve(args) => serve(args),
+        Command::Providers(args) => providers(args),
+    }
+}
+
+/// Builds the plan: from a component file, or from a manifest.
+fn plan(
+    component: Option<&Path>,
+    app: &AppArgs,
+    overrides: &CliOverrides,
+    mode: Mode,
+) -> anyhow::Result<AppPlan> {
+    let manifest = match component {
+        Some(path) if path.is_dir() => Some(path.join("manifold.toml")),
+        Some(path) if path.extension().is_some_and(|e| e == "toml") => Some(path.to_path_buf()),
+        Some(path) => {
+            if app.manifest.is_some() {
+                bail!("give either a component file or --manifest, not both");
+            }
+            return Ok(AppPlan::from_file(path, overrides, mode)?);
+        }
+        None => Some(
+            app.manifest
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("manifold.toml")),
+        ),
+    };
+    let manifest = manifest.unwrap_or_default();
+    if component.is_none() && app.manifest.is_none() && !manifest.exists() {
+        bail!(
+            "no component given and no manifold.toml in the current directory\n\
+             usage: manifold {} <COMPONENT.wasm>, or write a manifold.toml (see docs/manifest.md)",
+            if mode == Mode::Run { "run" } else { "serve" }
+        );
+    }
+    Ok(AppPlan::from_manifest(&manifest, overrides, mode)?)
+}
+
+fn overrides(app: &AppArgs, args: Vec<String>, max_instances: Option<u32>) -> CliOverrides {
+    CliOverrides {
+        dirs: app.dirs.clone(),
+        env: app.env.clone(),
+        allow_outbound: app.allow_outbound.clone(),
+        limits: LimitsConfig {
+            timeout: app.timeout,
+            memory: app.memory,
+            fuel: app.fuel,
+            max_instances,
+        },
+        args,
+    }
+}
+
+fn cache(app: &AppArgs) -> Option<CompileCache> {
+    if app.no_cache {
+        return None;
+    }
+    app.cache_dir
+        .clone()
+        .map(|d| CompileCache::new(d))
+        .or_else(|| CompileCache::default_dir().map(CompileCache::new))
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let overrides = overrides(&args.app, args.args.clone(), None);
+    let plan = plan(args.component.as_deref(), &args.app, &overrides, Mode::Run)?;
+    let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut last = ExitCode::SUCCESS;
+        for component in &app.components {
+            match manifold_runtime::run::run_cli(&app.engine, component).await? {
+                RunOutcome::Exited(0) => {}
+                RunOutcome::Exited(code) => {
+                    tracing::debug!(component = component.plan.name, code, "guest exited");
+                    return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+                }
+                RunOutcome::Failed(failure) => {
+                    eprintln!("error: component `{}` {failure}", component.plan.name);
+                    return Ok(ExitCode::from(EXIT_GUEST_FAILED));
+                }
+            }
+            last = ExitCode::SUCCESS;
+        }
+        Ok(last)
+    })
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let overrides = overrides(&args.app, Vec::new(), args.max_instances);
+    let plan = plan(
+        args.component.as_deref(),
+        &args.app,
+        &overrides,
+        Mode::Serve,
+    )?;
+    let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
+    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = manifold_serve::bind(args.listen).await?;
+        let local = listener.local_addr()?;
+        for component in &app.components {
+            tracing::info!(
+                component = component.plan.name,
+                route = %component.plan.route,
+                source = %component.plan.source.display(),
+                cache = ?component.cache,
+                "mounted"
+            );
+        }
+        tracing::info!("serving http://{local}");
+        server
+            .run(listener, shutdown_signal(), args.grace.0)
+            .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot watch SIGTERM: {e}");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
+    let catalog = manifold_runtime::builtin_catalog();
+    let choices = match &args.manifest {
+        Some(path) => manifold_config::Manifest::load(path)?.providers,
+        None => Default::default(),
+    };
+    let mut rows = Vec::new();
+    let mut taken = std::collections::BTreeSet::new();
+    for entry in &catalog {
+        for interface in &entry.interfaces {
+            let chosen = choices
+                .iter()
+                .find(|(p, _)| p.covers(interface))
+                .map(|(_, c)| c.name.as_str());
+            let serves = match chosen {
+                Some(name) => name == entry.name,
+                None => taken.insert(interface.unversioned()),
+            };
+            rows.push((interface.to_string(), entry.name, serves));
+        }
+    }
+    if args.json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(i, p, s)| serde_json::json!({"interface": i, "provider": p, "kind": "builtin", "selected": s}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        for (interface, provider, serves) in rows {
+            let mark = if serves { "" } else { "  (not selected)" };
+            println!("{interface:width$}  builtin `{provider}`{mark}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

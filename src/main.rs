@@ -1,0 +1,25 @@
+//! The `manifold` command: parse arguments, call into the library crates, print errors with
+//! their whole chain, and return a documented exit code (see `docs/cli.md`).
+
+mod cli;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    logging::init(
+        args.log_format,
+        args.command.default_log_level(),
+        args.verbose,
+    );
+    match cli::execute(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(cli::EXIT_HOST_ERROR)
+        }
+    }
+}
