@@ -221,7 +221,7 @@ fn cache(app: &AppArgs) -> Option<CompileCache> {
     }
     app.cache_dir
         .clone()
-        .map(|d| CompileCache::new(d))
+        .map(CompileCache::new)
         .or_else(|| CompileCache::default_dir().map(CompileCache::new))
 }
 

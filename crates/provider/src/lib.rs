@@ -59,6 +59,14 @@ pub struct Bindings {
     pub entries: Vec<(Arc<dyn Provider>, Vec<InterfaceName>)>,
 }
 
+impl fmt::Debug for Bindings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(p, names)| (p.name(), names)))
+            .finish()
+    }
+}
+
 impl Bindings {
     /// The provider serving `interface` (compared without version).
     pub fn provider_of(&self, interface: &InterfaceName) -> Option<&Arc<dyn Provider>> {

@@ -57,6 +57,12 @@ impl App {
         for component in &plan.components {
             let loaded = LoadedComponent::load(&engine, component, plan, mode, cache)
                 .with_context(|| format!("cannot load component `{}`", component.name))?;
+            tracing::debug!(
+                component = component.name,
+                sha256 = loaded.digest,
+                cache = ?loaded.cache,
+                "component ready"
+            );
             components.push(Arc::new(loaded));
         }
         Ok(App {

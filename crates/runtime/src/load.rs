@@ -16,6 +16,16 @@ pub struct ComponentBytes {
     pub origin: String,
 }
 
+impl std::fmt::Debug for ComponentBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentBytes")
+            .field("origin", &self.origin)
+            .field("len", &self.bytes.len())
+            .field("sha256", &self.sha256_hex())
+            .finish()
+    }
+}
+
 impl ComponentBytes {
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256)
@@ -89,6 +99,35 @@ fn check_is_component(bytes: &[u8], origin: &str) -> anyhow::Result<()> {
     }
 }
 
+/// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`".
+pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) -> String {
+    let engine = component.pre.engine();
+    let exports: Vec<String> = component
+        .component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let source = component.plan.source.display();
+    let listed = if exports.is_empty() {
+        "nothing".to_string()
+    } else {
+        exports.join(", ")
+    };
+    let mut message = format!("{source} does not export {wanted}; it exports {listed}");
+    let has = |iface: &str| exports.iter().any(|e| e.starts_with(iface));
+    if wanted.starts_with("wasi:cli/run") && has("wasi:http/incoming-handler") {
+        message.push_str(&format!(
+            "\nhint: this is an HTTP component; serve it with `manifold serve {source}`"
+        ));
+    } else if wanted.starts_with("wasi:http/incoming-handler") && has("wasi:cli/run") {
+        message.push_str(&format!(
+            "\nhint: this is a command-line component; run it with `manifold run {source}`"
+        ));
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,33 +159,4 @@ mod tests {
         let err = read_component(&dir.path().join("missing.wasm")).unwrap_err();
         assert!(format!("{err:#}").contains("cannot read"), "{err:#}");
     }
-}
-
-/// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`".
-pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) -> String {
-    let engine = component.pre.engine();
-    let exports: Vec<String> = component
-        .component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let source = component.plan.source.display();
-    let listed = if exports.is_empty() {
-        "nothing".to_string()
-    } else {
-        exports.join(", ")
-    };
-    let mut message = format!("{source} does not export {wanted}; it exports {listed}");
-    let has = |iface: &str| exports.iter().any(|e| e.starts_with(iface));
-    if wanted.starts_with("wasi:cli/run") && has("wasi:http/incoming-handler") {
-        message.push_str(&format!(
-            "\nhint: this is an HTTP component; serve it with `manifold serve {source}`"
-        ));
-    } else if wanted.starts_with("wasi:http/incoming-handler") && has("wasi:cli/run") {
-        message.push_str(&format!(
-            "\nhint: this is a command-line component; run it with `manifold run {source}`"
-        ));
-    }
-    message
 }

@@ -1,0 +1,7 @@
+;; A plain core module, not a component: a host must refuse it with a clear
+;; message rather than try to run it.
+(module
+  (func (export "add") (param i32 i32) (result i32)
+    local.get 0
+    local.get 1
+    i32.add))
