@@ -389,3 +389,21 @@ fn the_readme_example_serves() {
         (200, "Hello from Manifold!\n".to_string())
     );
 }
+
+#[test]
+fn max_instances_makes_requests_wait_for_a_slot() {
+    let server = Arc::new(Server::start(&[programs::HTTP_PROBE, "--max-instances", "1"]));
+    let busy = {
+        let server = server.clone();
+        std::thread::spawn(move || get(&server.url("/sleep?ms=1500")))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_eq!(get(&server.url("/hello")), (200, "hello".to_string()));
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "the second request waited for the only slot ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(busy.join().unwrap(), (200, "slept".to_string()));
+}
