@@ -70,6 +70,17 @@ Each request runs under a deadline (default 30s) and a memory cap (default 256Mi
 that exceeds them gets a 504 or 500 and the server keeps serving. SIGINT/SIGTERM stop
 accepting connections and let in-flight requests finish for --grace.")]
     Serve(ServeArgs),
+    /// Check a component against this host without running it: its imports and exports, and
+    /// the provider that would serve each import, or why none can.
+    #[command(after_help = "\
+Examples:
+  manifold inspect app.wasm                    imports, exports and who serves each import
+  manifold inspect app.wasm --json             the same for scripts and CI (docs/inspect-json.md)
+  manifold inspect                             every component of ./manifold.toml
+
+Exit status: 0 when every component can run on this host, 1 when one cannot (the report
+says why, for every import at once), 125 when the input cannot be read.")]
+    Inspect(InspectArgs),
     /// List the interfaces this host can provide and which provider serves each.
     Providers(ProvidersArgs),
 }
@@ -150,6 +161,18 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The component (.wasm or .wat), or a manifest (.toml) or a directory holding one.
+    pub component: Option<PathBuf>,
+    /// App manifest to read when no component file is given [default: ./manifold.toml].
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Print JSON (format documented in docs/inspect-json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ProvidersArgs {
     /// Also show which provider the manifest chooses for each interface.
     #[arg(long, value_name = "PATH")]
@@ -163,6 +186,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve(args),
+        Command::Inspect(args) => inspect(args),
         Command::Providers(args) => providers(args),
     }
 }
@@ -174,27 +198,34 @@ fn plan(
     overrides: &CliOverrides,
     mode: Mode,
 ) -> anyhow::Result<AppPlan> {
+    plan_from(component, app.manifest.as_deref(), overrides, mode)
+}
+
+fn plan_from(
+    component: Option<&Path>,
+    manifest_flag: Option<&Path>,
+    overrides: &CliOverrides,
+    mode: Mode,
+) -> anyhow::Result<AppPlan> {
     let manifest = match component {
-        Some(path) if path.is_dir() => Some(path.join("manifold.toml")),
-        Some(path) if path.extension().is_some_and(|e| e == "toml") => Some(path.to_path_buf()),
+        Some(path) if path.is_dir() => path.join("manifold.toml"),
+        Some(path) if path.extension().is_some_and(|e| e == "toml") => path.to_path_buf(),
         Some(path) => {
-            if app.manifest.is_some() {
+            if manifest_flag.is_some() {
                 bail!("give either a component file or --manifest, not both");
             }
             return Ok(AppPlan::from_file(path, overrides, mode)?);
         }
-        None => Some(
-            app.manifest
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("manifold.toml")),
-        ),
+        None => manifest_flag.map_or_else(|| PathBuf::from("manifold.toml"), Path::to_path_buf),
     };
-    let manifest = manifest.unwrap_or_default();
-    if component.is_none() && app.manifest.is_none() && !manifest.exists() {
+    if component.is_none() && manifest_flag.is_none() && !manifest.exists() {
         bail!(
             "no component given and no manifold.toml in the current directory\n\
              usage: manifold {} <COMPONENT.wasm>, or write a manifold.toml (see docs/manifest.md)",
-            if mode == Mode::Run { "run" } else { "serve" }
+            match mode {
+                Mode::Run => "run|inspect",
+                Mode::Serve => "serve",
+            }
         );
     }
     Ok(AppPlan::from_manifest(&manifest, overrides, mode)?)
@@ -307,6 +338,78 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Exit status of `inspect` when a component cannot run on this host.
+const EXIT_CANNOT_RUN: u8 = 1;
+
+fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let plan = plan_from(
+        args.component.as_deref(),
+        args.manifest.as_deref(),
+        &CliOverrides::default(),
+        Mode::Run,
+    )?;
+    let single = plan.manifest.is_none();
+    let mut all_ok = true;
+    let mut reports = Vec::new();
+    for component in &plan.components {
+        let origin = component.source.display().to_string();
+        let providers = manifold_runtime::builtin_providers(component, Mode::Run)?;
+        let bindings = manifold_runtime::bind_providers(providers, &plan.providers)?;
+        let decoded = manifold_runtime::read_component(&component.source)
+            .and_then(|bytes| Ok(manifold_resolve::decode_component(&bytes.bytes, &origin)?));
+        let (ok, text, json) = match decoded {
+            Ok(world) => {
+                let offers = manifold_runtime::offers(&bindings);
+                let resolution = manifold_resolve::resolve(&world, &offers);
+                let text = resolution.render_inspect(&origin);
+                (resolution.is_ok(), text, resolution.to_json(&origin))
+            }
+            Err(e) => match e.downcast_ref::<manifold_resolve::DecodeError>() {
+                Some(decode) => (false, format!("error: {decode}\n"), decode.to_json(&origin)),
+                None => return Err(e),
+            },
+        };
+        all_ok &= ok;
+        reports.push((component.name.clone(), text, json));
+    }
+    if args.json {
+        let value = if single {
+            reports.remove(0).2
+        } else {
+            let components: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(name, _, json)| {
+                    let mut json = json.clone();
+                    json["name"] = serde_json::Value::from(name.as_str());
+                    json
+                })
+                .collect();
+            serde_json::json!({
+                "format": manifold_resolve::JSON_FORMAT,
+                "app": plan.name,
+                "ok": all_ok,
+                "components": components,
+            })
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for (i, (name, text, _)) in reports.iter().enumerate() {
+            if !single {
+                if i > 0 {
+                    println!();
+                }
+                println!("== component `{name}`");
+            }
+            print!("{text}");
+        }
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CANNOT_RUN)
+    })
 }
 
 fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,11 @@ fn providers_lists_builtin_interfaces_with_versions() {
     let out = manifold().arg("providers").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    for line in ["wasi:cli/environment@0.2.12", "wasi:filesystem/types@0.2.12", "wasi:http/outgoing-handler@0.2.12"] {
+    for line in [
+        "wasi:cli/environment@0.2.12",
+        "wasi:filesystem/types@0.2.12",
+        "wasi:http/outgoing-handler@0.2.12",
+    ] {
         assert!(text.contains(line), "{line}: {text}");
     }
     let out = manifold().args(["providers", "--json"]).output().unwrap();
@@ -37,7 +41,11 @@ fn manifest_with_provider(provider: &str) -> tempfile::TempDir {
 #[test]
 fn a_manifest_can_choose_the_provider_of_an_interface() {
     let dir = manifest_with_provider("wasi");
-    let out = manifold().args(["run", "--env", "X=1", "--", "env"]).current_dir(dir.path()).output().unwrap();
+    let out = manifold()
+        .args(["run", "--env", "X=1", "--", "env"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("env X=1"));
 }
@@ -45,14 +53,29 @@ fn a_manifest_can_choose_the_provider_of_an_interface() {
 #[test]
 fn a_bad_provider_choice_is_explained() {
     let dir = manifest_with_provider("http");
-    let out = manifold().arg("run").current_dir(dir.path()).output().unwrap();
+    let out = manifold()
+        .arg("run")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
-    assert!(err.contains("does not offer wasi:cli/environment") && err.contains("wasi:http/types@0.2.12"), "{err}");
+    assert!(
+        err.contains("does not offer wasi:cli/environment")
+            && err.contains("wasi:http/types@0.2.12"),
+        "{err}"
+    );
 
     let dir = manifest_with_provider("nope");
-    let out = manifold().arg("run").current_dir(dir.path()).output().unwrap();
+    let out = manifold()
+        .arg("run")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
-    assert!(err.contains("`nope`, which does not exist") && err.contains("`wasi`, `http`"), "{err}");
+    assert!(
+        err.contains("`nope`, which does not exist") && err.contains("`wasi`, `http`"),
+        "{err}"
+    );
 }

@@ -392,7 +392,11 @@ fn the_readme_example_serves() {
 
 #[test]
 fn max_instances_makes_requests_wait_for_a_slot() {
-    let server = Arc::new(Server::start(&[programs::HTTP_PROBE, "--max-instances", "1"]));
+    let server = Arc::new(Server::start(&[
+        programs::HTTP_PROBE,
+        "--max-instances",
+        "1",
+    ]));
     let busy = {
         let server = server.clone();
         std::thread::spawn(move || get(&server.url("/sleep?ms=1500")))

@@ -62,6 +62,10 @@ impl Provider for HttpProvider {
         names()
     }
 
+    fn wit(&self) -> Option<std::sync::Arc<wit_parser::Resolve>> {
+        Some(manifold_wit::builtin_shared())
+    }
+
     fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()> {
         use wasmtime_wasi_http::p2::bindings::http;
         let [types, outgoing] = names() else {

@@ -247,6 +247,10 @@ impl Provider for WasiProvider {
         &self.interfaces
     }
 
+    fn wit(&self) -> Option<std::sync::Arc<wit_parser::Resolve>> {
+        Some(manifold_wit::builtin_shared())
+    }
+
     fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()> {
         for (name, link) in catalog() {
             if chosen.contains(name) {

@@ -38,6 +38,12 @@ pub trait Provider: Send + Sync + 'static {
     /// Adds `chosen` (a subset of [`Provider::interfaces`]) to the linker.
     fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()>;
 
+    /// The WIT defining [`Provider::interfaces`], so a component's imports can be checked
+    /// function by function before linking. `None`: checked by name and version only.
+    fn wit(&self) -> Option<Arc<wit_parser::Resolve>> {
+        None
+    }
+
     /// Fills this provider's part of a fresh instance's state. Called for every run or
     /// request, so it should be cheap.
     fn prepare_instance(&self, state: &mut InstanceState) -> anyhow::Result<()> {

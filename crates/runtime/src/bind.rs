@@ -45,6 +45,27 @@ pub fn builtin_providers(
     ])
 }
 
+/// What the bound providers offer, for checking a component's imports
+/// ([`manifold_resolve::resolve`]): one offer per interface a provider was chosen for.
+pub fn offers(bindings: &Bindings) -> Vec<manifold_resolve::Offer> {
+    let mut offers = Vec::new();
+    for (provider, names) in &bindings.entries {
+        let wit = provider.wit();
+        for name in names {
+            let offer = manifold_resolve::Offer::new(
+                name.clone(),
+                provider.name(),
+                provider.kind().to_string(),
+            );
+            offers.push(match &wit {
+                Some(resolve) => offer.with_wit_from(resolve),
+                None => offer,
+            });
+        }
+    }
+    offers
+}
+
 /// Assigns each offered interface to exactly one provider: the one the manifest names for it,
 /// else the first provider (in `providers` order) that offers it.
 pub fn bind_providers(

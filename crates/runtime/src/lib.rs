@@ -21,7 +21,7 @@ use manifold_provider::{Bindings, InstanceState};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
-pub use bind::{BuiltinCatalogEntry, bind_providers, builtin_catalog, builtin_providers};
+pub use bind::{BuiltinCatalogEntry, bind_providers, builtin_catalog, builtin_providers, offers};
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineOptions, EpochTicker, new_engine};
 pub use failure::{Failure, describe_failure};
@@ -74,6 +74,15 @@ impl App {
     }
 }
 
+/// Resolves every import of the component against what `bindings` offers.
+pub fn check_imports(
+    bytes: &ComponentBytes,
+    bindings: &Bindings,
+) -> anyhow::Result<manifold_resolve::Resolution> {
+    let world = manifold_resolve::decode_component(&bytes.bytes, &bytes.origin)?;
+    Ok(manifold_resolve::resolve(&world, &offers(bindings)))
+}
+
 impl LoadedComponent {
     fn load(
         engine: &Engine,
@@ -91,10 +100,30 @@ impl LoadedComponent {
         let bindings = bind_providers(providers, &app.providers)?;
         let mut linker = manifold_provider::Linker::new(engine);
         bindings.add_to_linker(&mut linker)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{} cannot be linked on this host", plan.source.display()))?;
+        let pre = match linker.instantiate_pre(&component) {
+            Ok(pre) => {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    for note in check_imports(&bytes, &bindings)?.notes() {
+                        tracing::debug!(component = plan.name, "{}: {}", note.0.name, note.1);
+                    }
+                }
+                pre
+            }
+            Err(link_error) => {
+                // Say what is wrong with every import at once, in the component author's
+                // words; the linker's own message is the fallback.
+                let resolution = check_imports(&bytes, &bindings)?;
+                if !resolution.is_ok() {
+                    let report = resolution.render_text(&bytes.origin);
+                    let report = report.strip_prefix("error: ").unwrap_or(&report);
+                    anyhow::bail!("{}", report.trim_end());
+                }
+                return Err(anyhow::Error::from(link_error).context(format!(
+                    "{} cannot be linked on this host",
+                    plan.source.display()
+                )));
+            }
+        };
         Ok(LoadedComponent {
             plan: plan.clone(),
             component,

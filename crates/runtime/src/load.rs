@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -33,9 +33,13 @@ impl ComponentBytes {
 
     /// Compiles without any cache.
     pub fn compile(&self, engine: &Engine) -> anyhow::Result<Component> {
-        Component::new(engine, &self.bytes)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot compile {}", self.origin))
+        Component::new(engine, &self.bytes).map_err(|e| {
+            // A malformed file: say where, in the decoder's words, not the compiler's.
+            if let Err(decode) = manifold_resolve::decode_component(&self.bytes, &self.origin) {
+                return anyhow::Error::from(decode);
+            }
+            anyhow::Error::from(e).context(format!("cannot compile {}", self.origin))
+        })
     }
 }
 
@@ -61,42 +65,13 @@ pub fn read_component(path: &Path) -> anyhow::Result<ComponentBytes> {
     } else {
         raw
     };
-    check_is_component(&bytes, &origin)?;
+    manifold_resolve::check_header(&bytes, &origin)?;
     let sha256 = Sha256::digest(&bytes).into();
     Ok(ComponentBytes {
         bytes,
         sha256,
         origin,
     })
-}
-
-fn check_is_component(bytes: &[u8], origin: &str) -> anyhow::Result<()> {
-    if bytes.len() < 8 || !bytes.starts_with(WASM_MAGIC) {
-        bail!(
-            "{origin} is not a WebAssembly file: it does not start with the `\\0asm` magic bytes \
-             ({} bytes long)",
-            bytes.len()
-        );
-    }
-    // Bytes 4..8 are the version and layer: 1,0,1,0 for a core module and 0x0d,0,1,0 for
-    // a component (binary format "layer" 1).
-    match bytes[4..8] {
-        [1, 0, 0, 0] => bail!(
-            "{origin} is a core WebAssembly module, not a component.\n\
-             Manifold runs components (the component model, WASI 0.2). Turn the module into one \
-             with the WASI adapter, e.g.:\n  \
-             wasm-tools component new {origin} --adapt wasi_snapshot_preview1.command.wasm -o app.component.wasm\n\
-             (use the `reactor` adapter for libraries and the `proxy` adapter for HTTP handlers; \
-             the adapters ship with Wasmtime's releases), or build with a toolchain that targets \
-             wasm32-wasip2 directly."
-        ),
-        [_, _, 1, 0] => Ok(()),
-        _ => bail!(
-            "{origin} has an unknown WebAssembly version/layer {:02x?}; this host reads \
-             components of the component model (layer 1)",
-            &bytes[4..8]
-        ),
-    }
 }
 
 /// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`".
