@@ -109,6 +109,12 @@ pub struct AppArgs {
     /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed (repeatable).
     #[arg(long = "allow-outbound", value_name = "URL-PATTERN")]
     pub allow_outbound: Vec<OutboundPattern>,
+    /// Grant a key-value bucket (wasi:keyvalue) by name (repeatable).
+    #[arg(long = "keyvalue", value_name = "BUCKET")]
+    pub keyvalue: Vec<String>,
+    /// Where the app's data (key-value database) lives [default: ~/.local/share/manifold/APP, or $MANIFOLD_DATA_DIR/APP].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Wall-clock deadline per run or request, e.g. 30s, 500ms [serve default: 30s; run: none].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<HumanDuration>,
@@ -243,6 +249,8 @@ fn overrides(app: &AppArgs, args: Vec<String>, max_instances: Option<u32>) -> Cl
             max_instances,
         },
         args,
+        keyvalue: app.keyvalue.clone(),
+        data_dir: app.data_dir.clone(),
     }
 }
 
@@ -355,7 +363,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for component in &plan.components {
         let origin = component.source.display().to_string();
-        let providers = manifold_runtime::builtin_providers(component, Mode::Run)?;
+        let providers = manifold_runtime::builtin_providers(&plan, component, Mode::Run)?;
         let bindings = manifold_runtime::bind_providers(providers, &plan.providers)?;
         let decoded = manifold_runtime::read_component(&component.source)
             .and_then(|bytes| Ok(manifold_resolve::decode_component(&bytes.bytes, &origin)?));

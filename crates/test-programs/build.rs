@@ -92,6 +92,16 @@ const GUESTS: &[Guest] = &[
         // Not the proxy adapter: `/file` needs a filesystem.
         adapter: Adapter::Reactor,
     },
+    Guest {
+        name: "kv-draft",
+        core_module: "kv_draft.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
+        name: "kv-draft2",
+        core_module: "kv_draft2.wasm",
+        adapter: Adapter::Proxy,
+    },
 ];
 
 /// A program written to `OUT_DIR`, for `programs.rs`.

@@ -146,3 +146,14 @@ fn inspect_a_manifest_covers_every_component() {
     let good = components.iter().find(|c| c["name"] == "good").unwrap();
     assert_eq!(good["ok"], true);
 }
+
+#[test]
+fn every_guest_can_run_on_this_host() {
+    for (name, path) in manifold_test_programs::ALL {
+        if ["import-unknown", "core-module"].contains(name) {
+            continue;
+        }
+        let out = manifold().args(["inspect", path]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stdout(&out));
+    }
+}

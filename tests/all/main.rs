@@ -5,6 +5,7 @@
 
 mod cache;
 mod inspect;
+mod keyvalue;
 mod providers;
 mod run;
 mod serve;

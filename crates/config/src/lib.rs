@@ -16,7 +16,7 @@ pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
 pub use limits::{HumanDuration, parse_duration};
 pub use manifest::{ComponentConfig, Manifest, ProviderConfig, ProviderKind, Route};
-pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode};
+pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 
 /// Errors from reading and validating configuration.
 #[derive(Debug, thiserror::Error)]

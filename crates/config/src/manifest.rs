@@ -11,8 +11,10 @@ use crate::{ConfigError, DirGrant, InterfaceName, LimitsConfig, OutboundPattern}
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Manifest {
-    /// The app's name (default: the manifest's directory name).
+    /// The app's name (default: the manifest's directory name). Scopes its stored data.
     pub name: Option<String>,
+    /// Where the app's data (key-value database, …) lives, relative to the manifest.
+    pub data_dir: Option<String>,
     /// Limits for every component unless a component overrides them.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -47,6 +49,9 @@ pub struct ComponentConfig {
     /// Outbound HTTP destinations, `SCHEME://HOST[:PORT]` with `*` wildcards.
     #[serde(default)]
     pub allow_outbound: Vec<OutboundPattern>,
+    /// Key-value buckets this component may open (`wasi:keyvalue`).
+    #[serde(default)]
+    pub keyvalue: Vec<String>,
     /// Limits for this component, over the app's `[limits]`.
     #[serde(default)]
     pub limits: LimitsConfig,

@@ -26,12 +26,18 @@ pub struct CliOverrides {
     pub limits: LimitsConfig,
     /// `run`: arguments after the program name, appended to the manifest's `args`.
     pub args: Vec<String>,
+    /// Key-value buckets granted to every component.
+    pub keyvalue: Vec<String>,
+    /// Where the app's data lives (over the manifest's `data-dir`).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The app, ready to load.
 #[derive(Debug, Clone)]
 pub struct AppPlan {
     pub name: String,
+    /// The app's own data directory (key-value database, …).
+    pub data_dir: PathBuf,
     /// The manifest, when the app came from one.
     pub manifest: Option<PathBuf>,
     pub components: Vec<ComponentPlan>,
@@ -49,6 +55,8 @@ pub struct ComponentPlan {
     pub env: Vec<(String, String)>,
     pub dirs: Vec<DirGrant>,
     pub allow_outbound: Vec<OutboundPattern>,
+    /// Key-value buckets the component may open.
+    pub keyvalue: Vec<String>,
     pub limits: Limits,
 }
 
@@ -77,9 +85,14 @@ impl AppPlan {
             env: resolve_env(&cli.env, |k| std::env::var(k)),
             dirs: cli.dirs.clone(),
             allow_outbound: cli.allow_outbound.clone(),
+            keyvalue: cli.keyvalue.clone(),
             limits: cli.limits.resolve(mode),
         };
         Ok(AppPlan {
+            data_dir: cli
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| default_data_dir(&name)),
             name,
             manifest: None,
             components: vec![component],
@@ -135,6 +148,8 @@ impl AppPlan {
             dirs.extend(cli.dirs.iter().cloned());
             let mut allow_outbound = c.allow_outbound.clone();
             allow_outbound.extend(cli.allow_outbound.iter().cloned());
+            let mut keyvalue = c.keyvalue.clone();
+            keyvalue.extend(cli.keyvalue.iter().cloned());
             components.push(ComponentPlan {
                 name: cname.clone(),
                 source: base.join(&c.source),
@@ -143,16 +158,33 @@ impl AppPlan {
                 env: resolve_env(&env, |k| std::env::var(k)),
                 dirs,
                 allow_outbound,
+                keyvalue,
                 limits: cli.limits.or(&c.limits).or(&manifest.limits).resolve(mode),
             });
         }
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or_else(|| manifest.data_dir.as_ref().map(|d| base.join(d)))
+            .unwrap_or_else(|| default_data_dir(&name));
         Ok(AppPlan {
+            data_dir,
             name,
             manifest: Some(path.to_path_buf()),
             components,
             providers: manifest.providers,
         })
     }
+}
+
+/// `$MANIFOLD_DATA_DIR/APP`, else the platform's data directory
+/// (`~/.local/share/manifold/APP`), else `.manifold/APP`.
+pub fn default_data_dir(app: &str) -> PathBuf {
+    std::env::var_os("MANIFOLD_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::data_dir().map(|d| d.join("manifold")))
+        .unwrap_or_else(|| PathBuf::from(".manifold"))
+        .join(app)
 }
 
 /// Later grants of the same name win; a pass-through grant of a variable the host lacks sets

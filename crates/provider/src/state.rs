@@ -24,7 +24,7 @@ impl InstanceState {
     pub fn new(memory_cap: usize) -> InstanceState {
         InstanceState {
             table: ResourceTable::new(),
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::default(),
             http: WasiHttpCtx::new(),
             http_hooks: Box::new(DenyOutbound),
             limiter: MemoryLimiter::new(memory_cap),

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use manifold_builtin_http::HttpProvider;
+use manifold_builtin_keyvalue::KeyValueProvider;
 use manifold_builtin_wasi::WasiProvider;
-use manifold_config::{ComponentPlan, InterfaceName, Mode, ProviderConfig};
+use manifold_config::{AppPlan, ComponentPlan, InterfaceName, Mode, ProviderConfig};
 use manifold_provider::{Bindings, Provider};
 
 /// A built-in provider as listed by `manifold providers`.
@@ -31,17 +32,26 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
             description: "wasi:http types and outgoing-handler (wasmtime-wasi-http)",
             interfaces: HttpProvider::offered(),
         },
+        BuiltinCatalogEntry {
+            name: KeyValueProvider::NAME,
+            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb)",
+            interfaces: KeyValueProvider::offered(),
+        },
     ]
 }
 
-/// The built-in providers configured for one component.
+/// The built-in providers configured for one component of `app`.
 pub fn builtin_providers(
+    app: &AppPlan,
     component: &ComponentPlan,
     mode: Mode,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
+    let keyvalue = KeyValueProvider::new(&app.data_dir, &app.name, &component.keyvalue)
+        .map_err(|e| anyhow::anyhow!("key-value store of component `{}`: {e}", component.name))?;
     Ok(vec![
         Arc::new(WasiProvider::new(component, mode)?),
         Arc::new(HttpProvider::new(component)),
+        Arc::new(keyvalue),
     ])
 }
 
@@ -110,17 +120,22 @@ pub fn bind_providers(
             .max_by_key(|(pattern, _)| pattern.version.is_some())
             .map(|(_, c)| c)
     };
-    let mut taken: Vec<String> = Vec::new();
+    // By default an interface belongs to the first provider offering it; that provider
+    // serves every version it offers (e.g. two drafts side by side), later ones none.
+    let mut taken: Vec<(String, &str)> = Vec::new();
     let mut entries = Vec::with_capacity(providers.len());
     for provider in &providers {
         let mut mine = Vec::new();
         for interface in provider.interfaces() {
+            let unversioned = interface.unversioned();
             let is_mine = match chosen_for(interface) {
                 Some(choice) => choice.name == provider.name() && choice.kind == provider.kind(),
-                None => !taken.contains(&interface.unversioned()),
+                None => !taken
+                    .iter()
+                    .any(|(name, owner)| *name == unversioned && *owner != provider.name()),
             };
             if is_mine {
-                taken.push(interface.unversioned());
+                taken.push((unversioned, provider.name()));
                 mine.push(interface.clone());
             }
         }
@@ -170,6 +185,20 @@ mod tests {
             kind: ProviderKind::Builtin,
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn a_provider_serves_every_version_it_offers() {
+        let providers: Vec<Arc<dyn Provider>> = vec![
+            Arc::new(Fake(
+                "kv",
+                names(&["x:kv/store@0.2.0-draft", "x:kv/store@0.2.0-draft2"]),
+            )),
+            Arc::new(Fake("other", names(&["x:kv/store@0.2.0-draft2"]))),
+        ];
+        let b = bind_providers(providers, &BTreeMap::new()).unwrap();
+        assert_eq!(b.entries[0].1.len(), 2);
+        assert!(b.entries[1].1.is_empty());
     }
 
     #[test]

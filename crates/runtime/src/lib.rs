@@ -96,7 +96,7 @@ impl LoadedComponent {
             Some(cache) => cache.load_or_compile(engine, &bytes)?,
             None => (bytes.compile(engine)?, CacheOutcome::Disabled),
         };
-        let providers = builtin_providers(plan, mode)?;
+        let providers = builtin_providers(app, plan, mode)?;
         let bindings = bind_providers(providers, &app.providers)?;
         let mut linker = manifold_provider::Linker::new(engine);
         bindings.add_to_linker(&mut linker)?;

@@ -145,9 +145,17 @@ impl Server {
 
         // Wait for a free instance slot, but not past the deadline.
         let wait = deadline.unwrap_or(Duration::from_secs(30));
-        let permit = match tokio::time::timeout(wait, route.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            _ => {
+        let permit = match route.slots.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            // Only a request that has to wait pays for a timer.
+            Err(_) => match tokio::time::timeout(wait, route.slots.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => Ok(permit),
+                _ => Err(()),
+            },
+        };
+        let permit = match permit {
+            Ok(permit) => permit,
+            Err(()) => {
                 tracing::warn!(%method, path, component = component.plan.name, status = 503,
                     duration_ms = ms(started), "all {} instance slots stayed busy", limits.max_instances);
                 return text_response(503, "the server is busy; try again\n");

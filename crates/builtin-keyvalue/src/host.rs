@@ -1,0 +1,306 @@
+//! What the bindings of both drafts share: the per-instance view they are handed, the `bucket`
+//! resource, `open` with its grant check, running writes off the async threads, and turning
+//! a storage failure into the guest's `error` value (with a log line) instead of a trap.
+
+use std::sync::Arc;
+
+use manifold_provider::InstanceState;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+
+use crate::Shared;
+use crate::backend::{Store, StoreError};
+use crate::names::{TableName, check_bucket_name};
+
+/// This provider's slot in `InstanceState::extensions`.
+pub(crate) struct KvContext(pub(crate) Arc<Shared>);
+
+/// What a host function of either draft works with.
+pub(crate) struct KvView<'a> {
+    pub(crate) table: &'a mut ResourceTable,
+    shared: Option<&'a Shared>,
+}
+
+/// Plumbs [`KvView`] into the generated `add_to_linker` functions.
+pub(crate) struct KvData;
+
+impl HasData for KvData {
+    type Data<'a> = KvView<'a>;
+}
+
+/// The getter every generated `add_to_linker` is given.
+pub(crate) fn view(state: &mut InstanceState) -> KvView<'_> {
+    let InstanceState {
+        table, extensions, ..
+    } = state;
+    KvView {
+        table,
+        shared: extensions.get_mut::<KvContext>().map(|c| &*c.0),
+    }
+}
+
+/// An open bucket: what both drafts' `bucket` resource holds.
+#[derive(Clone)]
+pub struct OpenBucket {
+    pub(crate) store: Store,
+    pub(crate) table: TableName,
+}
+
+impl OpenBucket {
+    /// Runs a read in place: reads are served from redb's cache and never wait for a
+    /// commit, so moving them to another thread would cost more than it saves.
+    pub(crate) fn read<T>(
+        &self,
+        op: &'static str,
+        work: impl FnOnce(&Store, &TableName) -> Result<T, StoreError>,
+    ) -> Result<T, GuestError> {
+        to_guest(op, &self.table, work(&self.store, &self.table))
+    }
+
+    /// Runs a write (which waits for its commit to reach the disk) on Tokio's blocking pool,
+    /// so it never stalls the threads that serve other requests.
+    pub(crate) async fn write<T: Send + 'static>(
+        self,
+        op: &'static str,
+        work: impl FnOnce(&Store, &TableName) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, GuestError> {
+        let table = self.table.clone();
+        let result = blocking(move || work(&self.store, &self.table)).await;
+        to_guest(op, &table, result)
+    }
+}
+
+/// The three cases of the `error` variant, which both drafts define alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GuestError {
+    NoSuchStore,
+    AccessDenied,
+    Other(String),
+}
+
+impl KvView<'_> {
+    /// `open`: a well-formed identifier that the component was granted becomes a bucket;
+    /// a malformed one is `no-such-store` (no such bucket can exist), a well-formed one that
+    /// was not granted is `access-denied`.
+    pub(crate) fn open(
+        &mut self,
+        identifier: &str,
+    ) -> wasmtime::Result<Result<Resource<OpenBucket>, GuestError>> {
+        let Some(shared) = self.shared else {
+            wasmtime::bail!("the key-value provider did not prepare this instance");
+        };
+        if let Err(reason) = check_bucket_name(identifier) {
+            tracing::info!(
+                app = %shared.app, identifier = %identifier.escape_debug(), %reason,
+                "wasi:keyvalue open refused: not a valid bucket name"
+            );
+            return Ok(Err(GuestError::NoSuchStore));
+        }
+        let (Some(store), Some(table)) = (&shared.store, shared.granted.get(identifier)) else {
+            tracing::info!(
+                app = %shared.app, bucket = identifier,
+                "wasi:keyvalue open refused: the bucket is not granted to this component"
+            );
+            return Ok(Err(GuestError::AccessDenied));
+        };
+        let bucket = OpenBucket {
+            store: store.clone(),
+            table: table.clone(),
+        };
+        match self.table.push(bucket) {
+            Ok(handle) => Ok(Ok(handle)),
+            Err(err) => {
+                tracing::warn!(app = %shared.app, bucket = identifier, %err, "wasi:keyvalue open failed");
+                Ok(Err(GuestError::Other(format!(
+                    "cannot open the bucket: {err}"
+                ))))
+            }
+        }
+    }
+
+    pub(crate) fn bucket(&self, handle: &Resource<OpenBucket>) -> wasmtime::Result<&OpenBucket> {
+        Ok(self.table.get(handle)?)
+    }
+
+    pub(crate) fn drop_bucket(&mut self, handle: Resource<OpenBucket>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+/// Runs blocking storage work on Tokio's blocking pool; without a runtime (unit tests), in
+/// place.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .unwrap_or_else(|err| Err(StoreError::Task(err.to_string()))),
+        Err(_) => work(),
+    }
+}
+
+/// The guest's view of a failed operation, logged: a storage failure as an error (an
+/// operator must look), a guest's own mistake (incrementing a non-number) at debug level.
+fn guest_error(op: &'static str, table: &TableName, err: StoreError) -> GuestError {
+    if err.is_guest_error() {
+        tracing::debug!(op, table = %table, error = %err, "wasi:keyvalue operation refused");
+    } else {
+        tracing::error!(op, table = %table, error = %err, "wasi:keyvalue storage failure");
+    }
+    GuestError::Other(match err {
+        StoreError::Storage(_) | StoreError::Task(_) => format!(
+            "{op} on bucket `{}` failed in the key-value storage: {err}",
+            table.bucket()
+        ),
+        StoreError::NotACounter(..) | StoreError::Overflow { .. } => err.to_string(),
+    })
+}
+
+/// Lifts a storage result into the guest's `result<T, error>`.
+pub(crate) fn to_guest<T>(
+    op: &'static str,
+    table: &TableName,
+    result: Result<T, StoreError>,
+) -> Result<T, GuestError> {
+    result.map_err(|err| guest_error(op, table, err))
+}
+
+/// Implements, for one draft's generated bindings, everything the two drafts spell alike:
+/// the `error` conversion, `open`, the `bucket` methods (`list-keys` through the draft's own
+/// `list_keys_page`, since the cursor types differ), and `batch`. Expanded in each draft's
+/// module, where `store` and `batch` name that draft's generated interfaces.
+macro_rules! common_bindings {
+    (cursor: $cursor:ty) => {
+        type Outcome<T> = wasmtime::Result<Result<T, store::Error>>;
+
+        impl From<$crate::host::GuestError> for store::Error {
+            fn from(err: $crate::host::GuestError) -> store::Error {
+                use $crate::host::GuestError;
+                match err {
+                    GuestError::NoSuchStore => store::Error::NoSuchStore,
+                    GuestError::AccessDenied => store::Error::AccessDenied,
+                    GuestError::Other(message) => store::Error::Other(message),
+                }
+            }
+        }
+
+        fn lift<T>(result: Result<T, $crate::host::GuestError>) -> Result<T, store::Error> {
+            result.map_err(store::Error::from)
+        }
+
+        impl store::Host for $crate::host::KvView<'_> {
+            async fn open(
+                &mut self,
+                identifier: String,
+            ) -> Outcome<wasmtime::component::Resource<$crate::host::OpenBucket>> {
+                Ok(lift($crate::host::KvView::open(self, &identifier)?))
+            }
+        }
+
+        impl store::HostBucket for $crate::host::KvView<'_> {
+            async fn get(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                key: String,
+            ) -> Outcome<Option<Vec<u8>>> {
+                Ok(lift(
+                    self.bucket(&bucket)?.read("get", |s, t| s.get(t, &key)),
+                ))
+            }
+
+            async fn set(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                key: String,
+                value: Vec<u8>,
+            ) -> Outcome<()> {
+                let bucket = self.bucket(&bucket)?.clone();
+                Ok(lift(
+                    bucket
+                        .write("set", move |s, t| s.set(t, &key, &value))
+                        .await,
+                ))
+            }
+
+            async fn delete(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                key: String,
+            ) -> Outcome<()> {
+                let bucket = self.bucket(&bucket)?.clone();
+                Ok(lift(
+                    bucket.write("delete", move |s, t| s.delete(t, &key)).await,
+                ))
+            }
+
+            async fn exists(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                key: String,
+            ) -> Outcome<bool> {
+                Ok(lift(
+                    self.bucket(&bucket)?
+                        .read("exists", |s, t| s.exists(t, &key)),
+                ))
+            }
+
+            async fn list_keys(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                cursor: Option<$cursor>,
+            ) -> Outcome<store::KeyResponse> {
+                Ok(lift(list_keys_page(self.bucket(&bucket)?, cursor)))
+            }
+
+            async fn drop(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+            ) -> wasmtime::Result<()> {
+                self.drop_bucket(bucket)
+            }
+        }
+
+        impl batch::Host for $crate::host::KvView<'_> {
+            async fn get_many(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                keys: Vec<String>,
+            ) -> Outcome<Vec<Option<(String, Vec<u8>)>>> {
+                Ok(lift(
+                    self.bucket(&bucket)?
+                        .read("get-many", |s, t| s.get_many(t, keys)),
+                ))
+            }
+
+            async fn set_many(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                key_values: Vec<(String, Vec<u8>)>,
+            ) -> Outcome<()> {
+                let bucket = self.bucket(&bucket)?.clone();
+                Ok(lift(
+                    bucket
+                        .write("set-many", move |s, t| s.set_many(t, &key_values))
+                        .await,
+                ))
+            }
+
+            async fn delete_many(
+                &mut self,
+                bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
+                keys: Vec<String>,
+            ) -> Outcome<()> {
+                let bucket = self.bucket(&bucket)?.clone();
+                Ok(lift(
+                    bucket
+                        .write("delete-many", move |s, t| s.delete_many(t, &keys))
+                        .await,
+                ))
+            }
+        }
+    };
+}
+
+pub(crate) use common_bindings;
