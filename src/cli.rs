@@ -112,6 +112,9 @@ pub struct AppArgs {
     /// Grant a key-value bucket (wasi:keyvalue) by name (repeatable).
     #[arg(long = "keyvalue", value_name = "BUCKET")]
     pub keyvalue: Vec<String>,
+    /// Set a wasi:config value for every component, over the manifest and MANIFOLD_CONFIG_* (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
+    pub config: Vec<(String, String)>,
     /// Where the app's data (key-value database) lives [default: ~/.local/share/manifold/APP, or $MANIFOLD_DATA_DIR/APP].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -136,6 +139,17 @@ fn parse_duration(s: &str) -> Result<HumanDuration, String> {
     manifold_config::parse_duration(s)
         .map(HumanDuration)
         .map_err(|e| e.to_string())
+}
+
+/// `KEY=VALUE`, split at the first `=`: the key is not empty, the value may be (and may hold `=`).
+fn parse_config_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        Some(_) => Err("the key before `=` is empty; write KEY=VALUE".into()),
+        None => Err(format!(
+            "no `=`; write KEY=VALUE, e.g. --config {s}=VALUE (an empty value is KEY=)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +264,7 @@ fn overrides(app: &AppArgs, args: Vec<String>, max_instances: Option<u32>) -> Cl
         },
         args,
         keyvalue: app.keyvalue.clone(),
+        config: app.config.clone(),
         data_dir: app.data_dir.clone(),
     }
 }

@@ -77,6 +77,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Command,
     },
     Guest {
+        name: "config-probe",
+        core_module: "config_probe.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "http-echo",
         core_module: "http_echo.wasm",
         adapter: Adapter::Proxy,

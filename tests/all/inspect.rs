@@ -162,12 +162,18 @@ fn every_guest_can_run_on_this_host() {
 fn a_newer_minor_version_runs_with_a_note_under_verbose() {
     let out = in_fixtures(&["run", "newer-import-runs.wat"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("0.2.99"), "quiet by default: {}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("0.2.99"),
+        "quiet by default: {}",
+        stderr(&out)
+    );
     let out = in_fixtures(&["run", "-v", "newer-import-runs.wat"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("component targets 0.2.99; host provides 0.2.12; every function it uses is present"),
+        err.contains(
+            "component targets 0.2.99; host provides 0.2.12; every function it uses is present"
+        ),
         "{err}"
     );
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod cache;
+mod config;
 mod inspect;
 mod keyvalue;
 mod providers;

@@ -59,7 +59,17 @@ impl Server {
     }
 
     pub fn start_in(args: &[&str], dir: Option<&std::path::Path>) -> Server {
+        Self::start_with_env(args, dir, &[])
+    }
+
+    /// Like [`Server::start_in`], with `env` added to the server's environment.
+    pub fn start_with_env(
+        args: &[&str],
+        dir: Option<&std::path::Path>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = manifold();
+        cmd.envs(env.iter().copied());
         cmd.arg("serve")
             .args(args)
             .args(["--listen", "127.0.0.1:0"]);

@@ -18,6 +18,9 @@ pub struct Manifest {
     /// Limits for every component unless a component overrides them.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `wasi:config` values for every component: string keys to string values.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
     /// The components, by name. At least one.
     #[serde(default)]
     pub component: BTreeMap<String, ComponentConfig>,
@@ -52,6 +55,9 @@ pub struct ComponentConfig {
     /// Key-value buckets this component may open (`wasi:keyvalue`).
     #[serde(default)]
     pub keyvalue: Vec<String>,
+    /// `wasi:config` values for this component, over the app's `[config]`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
     /// Limits for this component, over the app's `[limits]`.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -178,6 +184,7 @@ impl Manifest {
                     .into(),
             ));
         }
+        validate_config_keys(&self.config).map_err(|m| invalid(format!("[config]: {m}")))?;
         let mut routes: BTreeMap<&Route, &str> = BTreeMap::new();
         let root = Route::root();
         for (name, component) in &self.component {
@@ -197,6 +204,8 @@ impl Manifest {
                 crate::grants::validate_env_name(var)
                     .map_err(|m| invalid(format!("component `{name}`: env {var:?}: {m}")))?;
             }
+            validate_config_keys(&component.config)
+                .map_err(|m| invalid(format!("component `{name}`: config: {m}")))?;
             let route = component.route.as_ref().unwrap_or(&root);
             if let Some(other) = routes.insert(route, name) {
                 return Err(invalid(format!(
@@ -206,6 +215,14 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// A config key is any non-empty string; TOML has already made every value a string.
+fn validate_config_keys(config: &BTreeMap<String, String>) -> Result<(), String> {
+    if config.contains_key("") {
+        return Err("a key is empty; give every value a name".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -311,6 +328,65 @@ mod tests {
             parse("[component.a]\nsource = \"\"\n")
                 .unwrap_err()
                 .contains("empty")
+        );
+    }
+
+    #[test]
+    fn config_tables_of_the_app_and_of_a_component() {
+        let m = parse(
+            r#"
+            [config]
+            greeting = "hello"
+            "db.url" = "postgres://localhost/app"
+            [component.api]
+            source = "api.wasm"
+            config = { greeting = "hi", "feature-x" = "on" }
+            [component.web]
+            source = "web.wasm"
+            route = "/web"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.config["greeting"], "hello");
+        assert_eq!(m.config["db.url"], "postgres://localhost/app");
+        let api = &m.component["api"].config;
+        assert_eq!(api["greeting"], "hi");
+        assert_eq!(api["feature-x"], "on");
+        assert!(m.component["web"].config.is_empty());
+        assert!(
+            parse("[component.a]\nsource = \"a\"\n")
+                .unwrap()
+                .config
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn config_values_are_strings_and_keys_are_not_empty() {
+        for (text, needle) in [
+            (
+                "[config]\nport = 8080\n[component.a]\nsource = \"a\"\n",
+                "expected a string",
+            ),
+            (
+                "[config.db]\nurl = \"x\"\n[component.a]\nsource = \"a\"\n",
+                "expected a string",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\nconfig = { on = true }\n",
+                "expected a string",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+            assert!(err.contains("line"), "{text}: {err}");
+        }
+        let err = parse("[config]\n\"\" = \"x\"\n[component.a]\nsource = \"a\"\n").unwrap_err();
+        assert!(err.contains("[config]: a key is empty"), "{err}");
+        let err = parse("[component.a]\nsource = \"a\"\nconfig = { \"\" = \"x\" }\n").unwrap_err();
+        assert!(
+            err.contains("component `a`: config: a key is empty"),
+            "{err}"
         );
     }
 

@@ -28,6 +28,9 @@ pub struct CliOverrides {
     pub args: Vec<String>,
     /// Key-value buckets granted to every component.
     pub keyvalue: Vec<String>,
+    /// `--config KEY=VALUE`: `wasi:config` values for every component, over everything else;
+    /// a later pair with the same key wins.
+    pub config: Vec<(String, String)>,
     /// Where the app's data lives (over the manifest's `data-dir`).
     pub data_dir: Option<PathBuf>,
 }
@@ -57,6 +60,12 @@ pub struct ComponentPlan {
     pub allow_outbound: Vec<OutboundPattern>,
     /// Key-value buckets the component may open.
     pub keyvalue: Vec<String>,
+    /// `wasi:config` values from the manifest: the app's `[config]` with the component's
+    /// `config` over it. The `config` provider lays the host's `MANIFOLD_CONFIG_*` variables
+    /// over these keys (and only these) when it loads.
+    pub config: BTreeMap<String, String>,
+    /// `wasi:config` values from `--config`, over everything, the host's variables included.
+    pub config_overrides: BTreeMap<String, String>,
     pub limits: Limits,
 }
 
@@ -86,6 +95,8 @@ impl AppPlan {
             dirs: cli.dirs.clone(),
             allow_outbound: cli.allow_outbound.clone(),
             keyvalue: cli.keyvalue.clone(),
+            config: BTreeMap::new(),
+            config_overrides: cli.config.iter().cloned().collect(),
             limits: cli.limits.resolve(mode),
         };
         Ok(AppPlan {
@@ -150,6 +161,8 @@ impl AppPlan {
             allow_outbound.extend(cli.allow_outbound.iter().cloned());
             let mut keyvalue = c.keyvalue.clone();
             keyvalue.extend(cli.keyvalue.iter().cloned());
+            let mut config = manifest.config.clone();
+            config.extend(c.config.clone());
             components.push(ComponentPlan {
                 name: cname.clone(),
                 source: base.join(&c.source),
@@ -159,6 +172,8 @@ impl AppPlan {
                 dirs,
                 allow_outbound,
                 keyvalue,
+                config,
+                config_overrides: cli.config.iter().cloned().collect(),
                 limits: cli.limits.or(&c.limits).or(&manifest.limits).resolve(mode),
             });
         }
@@ -254,6 +269,57 @@ mod tests {
         assert_eq!(a.env, vec![("K".into(), "cli".into())]);
         assert_eq!(a.limits.memory.0, 1 << 20);
         assert_eq!(a.limits.timeout, Some(Limits::DEFAULT_SERVE_TIMEOUT));
+    }
+
+    #[test]
+    fn config_layers_the_component_over_the_app_and_keeps_the_command_line_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifold.toml");
+        std::fs::write(
+            &path,
+            "[config]\nshared = \"app\"\nmode = \"app\"\n\
+             [component.a]\nsource = \"a.wasm\"\nconfig = { mode = \"a\", only-a = \"1\" }\n\
+             [component.b]\nsource = \"b.wasm\"\nroute = \"/b\"\n",
+        )
+        .unwrap();
+        let cli = CliOverrides {
+            config: vec![
+                ("mode".into(), "first".into()),
+                ("new".into(), "cli".into()),
+                ("mode".into(), "cli".into()),
+            ],
+            ..Default::default()
+        };
+        let plan = AppPlan::from_manifest(&path, &cli, Mode::Serve).unwrap();
+        let pairs = |m: &BTreeMap<String, String>| -> Vec<(String, String)> {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let (a, b) = (&plan.components[0], &plan.components[1]);
+        assert_eq!(
+            pairs(&a.config),
+            [
+                ("mode".into(), "a".into()),
+                ("only-a".into(), "1".into()),
+                ("shared".into(), "app".into())
+            ]
+        );
+        assert_eq!(
+            pairs(&b.config),
+            [
+                ("mode".into(), "app".into()),
+                ("shared".into(), "app".into())
+            ]
+        );
+        for c in [a, b] {
+            assert_eq!(
+                pairs(&c.config_overrides),
+                [("mode".into(), "cli".into()), ("new".into(), "cli".into())]
+            );
+        }
+
+        let single = AppPlan::from_file(Path::new("x.wasm"), &cli, Mode::Run).unwrap();
+        assert!(single.components[0].config.is_empty());
+        assert_eq!(single.components[0].config_overrides.len(), 2);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::bail;
+use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_http::HttpProvider;
 use manifold_builtin_keyvalue::KeyValueProvider;
 use manifold_builtin_wasi::WasiProvider;
@@ -37,6 +38,11 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
             description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb)",
             interfaces: KeyValueProvider::offered(),
         },
+        BuiltinCatalogEntry {
+            name: ConfigProvider::NAME,
+            description: "wasi:config store at 0.2.0-draft (the manifest's values, MANIFOLD_CONFIG_* and --config over them)",
+            interfaces: ConfigProvider::offered(),
+        },
     ]
 }
 
@@ -52,6 +58,7 @@ pub fn builtin_providers(
         Arc::new(WasiProvider::new(component, mode)?),
         Arc::new(HttpProvider::new(component)),
         Arc::new(keyvalue),
+        Arc::new(ConfigProvider::new(component)),
     ])
 }
 

@@ -1,0 +1,113 @@
+//! The built-in provider of `wasi:config/store@0.2.0-draft`, on the embedded backend: the
+//! values a component sees are resolved once, when the app loads, from three layers (later
+//! wins):
+//!
+//! 1. the manifest: the app's `[config]` table, with the component's `config` table over it;
+//! 2. the host's environment: `MANIFOLD_CONFIG_<KEY>` (see [`env_var_name`]) replaces the
+//!    value of a key that the manifest defines, and only of such a key, so the environment
+//!    of the host can change what an app was given but never add to it;
+//! 3. the command line: `--config KEY=VALUE`, which may also add keys.
+//!
+//! Every instance then gets an `Arc` of the result; `get` and `get-all` never fail and never
+//! touch the environment. Values are never logged (they may be secrets), keys are.
+
+mod host;
+mod values;
+mod wit;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use manifold_config::ComponentPlan;
+use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
+
+pub use values::{ENV_PREFIX, env_var_name};
+
+use host::{ConfigContext, ConfigData};
+
+/// The draft served: what Spin and wasmCloud ship.
+pub const DRAFT: &str = "0.2.0-draft";
+
+fn names() -> &'static [InterfaceName] {
+    static NAMES: LazyLock<Vec<InterfaceName>> = LazyLock::new(|| {
+        let full = format!("wasi:config/store@{DRAFT}");
+        vec![
+            full.parse()
+                .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}")),
+        ]
+    });
+    &NAMES
+}
+
+/// The `config` provider of one component: its values, resolved.
+pub struct ConfigProvider {
+    values: Arc<BTreeMap<String, String>>,
+}
+
+impl ConfigProvider {
+    pub const NAME: &'static str = "config";
+
+    /// The values of `component`, with the host's `MANIFOLD_CONFIG_*` variables read now.
+    pub fn new(component: &ComponentPlan) -> ConfigProvider {
+        Self::from_layers(
+            &component.config,
+            &component.config_overrides,
+            values::host_env,
+        )
+    }
+
+    /// The values from the manifest's `manifest`, the variables `env` gives for their keys,
+    /// and `overrides` (from the command line), in that order.
+    pub fn from_layers(
+        manifest: &BTreeMap<String, String>,
+        overrides: &BTreeMap<String, String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> ConfigProvider {
+        ConfigProvider {
+            values: Arc::new(values::resolve(manifest, overrides, env)),
+        }
+    }
+
+    /// The interfaces offered, without any component (for listings).
+    pub fn offered() -> Vec<InterfaceName> {
+        names().to_vec()
+    }
+
+    /// What `get-all` returns, by key.
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+}
+
+impl Provider for ConfigProvider {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Builtin
+    }
+
+    fn interfaces(&self) -> &[InterfaceName] {
+        names()
+    }
+
+    fn wit(&self) -> Option<Arc<wit_parser::Resolve>> {
+        Some(wit::shared())
+    }
+
+    fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()> {
+        if chosen.iter().any(|name| names().contains(name)) {
+            host::store::add_to_linker::<_, ConfigData>(linker, host::view)?;
+        }
+        Ok(())
+    }
+
+    fn prepare_instance(&self, state: &mut InstanceState) -> anyhow::Result<()> {
+        state.extensions.insert(ConfigContext(self.values.clone()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

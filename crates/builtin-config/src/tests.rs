@@ -1,0 +1,195 @@
+//! Tests of the layers, the environment rule, and the provider through the generated host
+//! trait, as a guest's calls reach it.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use manifold_provider::{InstanceState, Provider};
+
+use super::*;
+use crate::host::store;
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// An environment of `vars` that records every name it is asked for.
+struct FakeEnv {
+    vars: BTreeMap<String, String>,
+    asked: RefCell<Vec<String>>,
+}
+
+impl FakeEnv {
+    fn new(vars: &[(&str, &str)]) -> FakeEnv {
+        FakeEnv {
+            vars: map(vars),
+            asked: RefCell::default(),
+        }
+    }
+
+    fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |name| {
+            self.asked.borrow_mut().push(name.to_owned());
+            self.vars.get(name).cloned()
+        }
+    }
+}
+
+fn instance(provider: &ConfigProvider) -> InstanceState {
+    let mut state = InstanceState::new(1 << 20);
+    provider.prepare_instance(&mut state).expect("prepare");
+    state
+}
+
+fn get(state: &mut InstanceState, key: &str) -> Option<String> {
+    store::Host::get(&mut host::view(state), key.into())
+        .expect("no trap")
+        .expect("no error value")
+}
+
+fn get_all(state: &mut InstanceState) -> Vec<(String, String)> {
+    store::Host::get_all(&mut host::view(state))
+        .expect("no trap")
+        .expect("no error value")
+}
+
+#[test]
+fn offers_the_store_at_0_2_0_draft_and_links_it() {
+    let offered: Vec<String> = ConfigProvider::offered()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(offered, ["wasi:config/store@0.2.0-draft"]);
+    let p = ConfigProvider::from_layers(&map(&[]), &map(&[]), |_| None);
+    let engine = wasmtime::Engine::default();
+    let mut linker = manifold_provider::Linker::new(&engine);
+    p.add_to_linker(&mut linker, p.interfaces()).expect("links");
+}
+
+#[test]
+fn the_wit_has_the_store_with_get_and_get_all() {
+    let p = ConfigProvider::from_layers(&map(&[]), &map(&[]), |_| None);
+    let wit = p.wit().expect("WIT");
+    let (_, store) = wit
+        .interfaces
+        .iter()
+        .find(|(_, i)| i.name.as_deref() == Some("store"))
+        .expect("interface store");
+    let package = &wit.packages[store.package.expect("in a package")].name;
+    assert_eq!(package.to_string(), "wasi:config@0.2.0-draft");
+    let mut functions: Vec<&str> = store.functions.keys().map(String::as_str).collect();
+    functions.sort_unstable();
+    assert_eq!(functions, ["get", "get-all"]);
+}
+
+#[test]
+fn the_variable_of_a_key_is_upper_case_with_underscores() {
+    for (key, variable) in [
+        ("greeting", "MANIFOLD_CONFIG_GREETING"),
+        ("db.url", "MANIFOLD_CONFIG_DB_URL"),
+        ("feature-x", "MANIFOLD_CONFIG_FEATURE_X"),
+        ("Mixed.Case-2_x", "MANIFOLD_CONFIG_MIXED_CASE_2_X"),
+        ("a b/c:d", "MANIFOLD_CONFIG_A_B_C_D"),
+        ("naïve", "MANIFOLD_CONFIG_NA_VE"),
+        ("x=y", "MANIFOLD_CONFIG_X_Y"),
+    ] {
+        assert_eq!(env_var_name(key), variable, "{key:?}");
+    }
+}
+
+#[test]
+fn layers_are_manifest_then_environment_then_command_line() {
+    let manifest = map(&[("db.url", "manifest"), ("mode", "manifest"), ("kept", "m")]);
+    let overrides = map(&[("mode", "cli"), ("added", "cli")]);
+    let env = FakeEnv::new(&[
+        ("MANIFOLD_CONFIG_DB_URL", "env"),
+        ("MANIFOLD_CONFIG_MODE", "env"),
+    ]);
+    let p = ConfigProvider::from_layers(&manifest, &overrides, env.lookup());
+    assert_eq!(
+        p.values(),
+        &map(&[
+            ("added", "cli"),
+            ("db.url", "env"),
+            ("kept", "m"),
+            ("mode", "cli"),
+        ])
+    );
+}
+
+#[test]
+fn the_environment_overrides_only_keys_the_manifest_defines() {
+    let env = FakeEnv::new(&[
+        ("MANIFOLD_CONFIG_GREETING", "from env"),
+        ("MANIFOLD_CONFIG_SECRET", "injected"),
+        ("MANIFOLD_CONFIG_ADDED", "injected"),
+    ]);
+    let p = ConfigProvider::from_layers(
+        &map(&[("greeting", "hi")]),
+        &map(&[("added", "cli")]),
+        env.lookup(),
+    );
+    assert_eq!(
+        p.values(),
+        &map(&[("added", "cli"), ("greeting", "from env")])
+    );
+    // Not even asked about anything else: the command line's keys included.
+    assert_eq!(*env.asked.borrow(), ["MANIFOLD_CONFIG_GREETING"]);
+}
+
+#[test]
+fn keys_that_share_a_variable_are_both_overridden() {
+    let env = FakeEnv::new(&[("MANIFOLD_CONFIG_DB_URL", "env")]);
+    let p = ConfigProvider::from_layers(
+        &map(&[("db.url", "a"), ("db-url", "b")]),
+        &map(&[]),
+        env.lookup(),
+    );
+    assert_eq!(p.values(), &map(&[("db-url", "env"), ("db.url", "env")]));
+}
+
+#[test]
+fn no_config_is_an_empty_store_and_reads_no_environment() {
+    let env = FakeEnv::new(&[("MANIFOLD_CONFIG_ANY", "x")]);
+    let p = ConfigProvider::from_layers(&map(&[]), &map(&[]), env.lookup());
+    assert!(env.asked.borrow().is_empty());
+    let mut state = instance(&p);
+    assert_eq!(get(&mut state, "any"), None);
+    assert_eq!(get_all(&mut state), []);
+}
+
+#[test]
+fn get_and_get_all_answer_from_the_resolved_values() {
+    let p = ConfigProvider::from_layers(
+        &map(&[("b", "2"), ("a", "1"), ("empty", "")]),
+        &map(&[]),
+        |_| None,
+    );
+    let mut state = instance(&p);
+    assert_eq!(get(&mut state, "a").as_deref(), Some("1"));
+    assert_eq!(get(&mut state, "empty").as_deref(), Some(""));
+    assert_eq!(get(&mut state, "A"), None, "keys are case-sensitive");
+    assert_eq!(get(&mut state, "missing"), None);
+    assert_eq!(
+        get_all(&mut state),
+        [
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+            ("empty".to_string(), String::new()),
+        ]
+    );
+    // Every instance shares the one resolved map.
+    let mut other = instance(&p);
+    assert_eq!(get(&mut other, "b").as_deref(), Some("2"));
+    assert_eq!(Arc::strong_count(&p.values), 3);
+}
+
+#[test]
+fn an_unprepared_instance_is_a_trap_not_a_guest_error() {
+    let mut bare = InstanceState::new(1 << 20);
+    assert!(store::Host::get(&mut host::view(&mut bare), "a".into()).is_err());
+    assert!(store::Host::get_all(&mut host::view(&mut bare)).is_err());
+}
