@@ -143,9 +143,9 @@ fn connect(target: &str) {
 }
 
 fn exit(status: &str) -> ! {
-    let status: u8 = status
-        .parse()
-        .unwrap_or_else(|_| usage_error(&format!("exit status `{status}` is not a number (0-255)")));
+    let status: u8 = status.parse().unwrap_or_else(|_| {
+        usage_error(&format!("exit status `{status}` is not a number (0-255)"))
+    });
     flush_stdout();
     if status == 0 {
         process::exit(0)

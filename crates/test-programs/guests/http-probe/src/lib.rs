@@ -7,16 +7,13 @@
 //! Built with the *reactor* adapter, not the proxy one: the proxy adapter has
 //! no filesystem, and `/file` reads through std::fs.
 
-use std::io::{self, Write as _};
-
 use wasip2::clocks::monotonic_clock;
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam,
-    Scheme,
-};
+use wasip2::http::types::{Fields, IncomingRequest, OutgoingRequest, ResponseOutparam, Scheme};
 use wasip2::io::poll;
+
+use probe_support::http::{query_param, respond};
 
 struct Probe;
 
@@ -38,34 +35,11 @@ impl Guest for Probe {
             "sleep" => sleep(query_param(query, "ms").as_deref()),
             _ => (404, "not found\n".to_string()),
         };
-        respond(response_out, status, &body);
+        respond(response_out, status, body.as_bytes());
     }
 }
 
 wasip2::http::proxy::export!(Probe);
-
-fn respond(response_out: ResponseOutparam, status: u16, body: &str) {
-    let headers = Fields::from_list(&[("content-type".to_string(), b"text/plain".to_vec())])
-        .expect("content-type is a valid header");
-    let response = OutgoingResponse::new(headers);
-    response
-        .set_status_code(status)
-        .expect("the probe only uses valid status codes");
-    let response_body = response.body().expect("a new response has a body");
-    ResponseOutparam::set(response_out, Ok(response));
-
-    let mut out = response_body.write().expect("a new body has a stream");
-    // The client may be gone by now; then there is nobody left to tell.
-    if out
-        .write_all(body.as_bytes())
-        .and_then(|()| io::Write::flush(&mut out))
-        .is_err()
-    {
-        return;
-    }
-    drop(out);
-    let _ = OutgoingBody::finish(response_body, None);
-}
 
 /// `NAME=VALUE` lines, sorted, from wasi:cli/environment.
 fn environment() -> String {
@@ -147,37 +121,4 @@ fn sleep(millis: Option<&str>) -> (u16, String) {
     let timer = monotonic_clock::subscribe_duration(millis.saturating_mul(1_000_000));
     poll::poll(&[&timer]);
     (200, "slept".to_string())
-}
-
-/// The value of `name` in a `k=v&k=v` query, with `%XX` escapes decoded.
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| percent_decode(value))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = bytes
-            .get(index + 1..index + 3)
-            .filter(|_| bytes[index] == b'%')
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            None => {
-                decoded.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }

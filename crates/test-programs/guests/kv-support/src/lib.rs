@@ -4,12 +4,12 @@
 //! The contract is in `crates/test-programs/README.md`; keep the two in step.
 
 use std::fmt;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::str::FromStr;
 
-use wasip2::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
+use probe_support::http::{percent_decode, respond};
+
+use wasip2::http::types::{IncomingRequest, ResponseOutparam};
 
 mod selftest;
 
@@ -215,30 +215,6 @@ impl Query {
     }
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = bytes
-            .get(index + 1..index + 3)
-            .filter(|_| bytes[index] == b'%')
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            None => {
-                decoded.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
 /// Answers one request: the route is the last segment of the path, so the guest works under
 /// any mount prefix (`/kv/draft/get` is `/get`).
 pub fn handle<D: Draft>(request: IncomingRequest, response_out: ResponseOutparam) {
@@ -251,7 +227,7 @@ pub fn handle<D: Draft>(request: IncomingRequest, response_out: ResponseOutparam
     let response = match serve::<D>(route, &query, request) {
         Ok(response) | Err(response) => response,
     };
-    respond(response_out, response);
+    respond(response_out, response.status, &response.body);
 }
 
 fn serve<D: Draft>(route: &str, q: &Query, request: IncomingRequest) -> Result<Response, Response> {
@@ -404,26 +380,4 @@ fn read_body(request: IncomingRequest) -> Result<Vec<u8>, Response> {
     }
     wasip2::http::types::IncomingBody::finish(body);
     Ok(bytes)
-}
-
-fn respond(response_out: ResponseOutparam, response: Response) {
-    let headers = Fields::from_list(&[("content-type".to_string(), b"text/plain".to_vec())])
-        .expect("content-type is a valid header");
-    let outgoing = OutgoingResponse::new(headers);
-    outgoing
-        .set_status_code(response.status)
-        .expect("the guest only uses valid status codes");
-    let body = outgoing.body().expect("a new response has a body");
-    ResponseOutparam::set(response_out, Ok(outgoing));
-    let mut out = body.write().expect("a new body has a stream");
-    // The client may be gone by now; then there is nobody left to tell.
-    if out
-        .write_all(&response.body)
-        .and_then(|()| std::io::Write::flush(&mut out))
-        .is_err()
-    {
-        return;
-    }
-    drop(out);
-    let _ = OutgoingBody::finish(body, None);
 }

@@ -1,5 +1,8 @@
 //! Deliberate misbehaviour shared by the probe guests, so that `cli-probe` and
-//! `http-probe` fail in exactly the same way and host tests can assert on it.
+//! `http-probe` fail in exactly the same way and host tests can assert on it; and, in
+//! [`http`], the small wasi:http helpers every HTTP guest uses.
+
+pub mod http;
 
 use std::hint::black_box;
 
