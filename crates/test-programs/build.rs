@@ -82,6 +82,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Proxy,
     },
     Guest {
+        name: "http-counter",
+        core_module: "http_counter.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "http-echo",
         core_module: "http_echo.wasm",
         adapter: Adapter::Proxy,

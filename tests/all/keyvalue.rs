@@ -192,3 +192,22 @@ fn acknowledged_writes_survive_kill_9() {
         assert_eq!(body, format!("v{i}"), "acknowledged write k{i} was lost");
     }
 }
+
+#[test]
+fn the_counter_example_counts_visits_with_no_setup() {
+    let data = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/counter");
+    let server = Server::start(&[example, "--data-dir", data.path().to_str().unwrap()]);
+    assert_eq!(
+        get(&server.url("/hello")),
+        (200, "/hello has been visited 1 time\n".into())
+    );
+    assert_eq!(
+        get(&server.url("/hello?x=1")),
+        (200, "/hello has been visited 2 times\n".into())
+    );
+    assert_eq!(
+        get(&server.url("/other")),
+        (200, "/other has been visited 1 time\n".into())
+    );
+}
