@@ -311,3 +311,24 @@ fn help_has_examples() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_fuel_budget_on_one_component_does_not_starve_another() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("manifold.toml"),
+        format!(
+            "[component.budgeted]\nsource = \"{p}\"\nlimits = {{ fuel = 500000000 }}\n\
+             [component.unlimited]\nsource = \"{p}\"\nroute = \"/u\"\n",
+            p = programs::CLI_PROBE
+        ),
+    )
+    .unwrap();
+    let out = crate::util::manifold()
+        .arg("run")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello from cli-probe\nhello from cli-probe\n");
+}

@@ -142,8 +142,14 @@ impl LoadedComponent {
         self.bindings.prepare_instance(&mut state)?;
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
-        if let Some(fuel) = limits.fuel {
-            store.set_fuel(fuel)?;
+        match limits.fuel {
+            Some(fuel) => store.set_fuel(fuel)?,
+            // The engine counts fuel when any component of the app has a budget; a component
+            // without one must not start with an empty tank. (Fails, harmlessly, when the
+            // engine does not count fuel at all.)
+            None => {
+                let _ = store.set_fuel(u64::MAX);
+            }
         }
         engine::set_deadline(&mut store, limits.timeout);
         Ok(store)
