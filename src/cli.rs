@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use manifold_config::{
     AppPlan, ByteSize, CliOverrides, DirGrant, EnvGrant, HumanDuration, LimitsConfig, Mode,
-    OutboundPattern,
+    OutboundPattern, ProviderKind,
 };
 use manifold_runtime::run::{EXIT_GUEST_FAILED, RunOutcome};
 use manifold_runtime::{App, CompileCache};
@@ -288,7 +288,6 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let mut last = ExitCode::SUCCESS;
         for component in &app.components {
             match manifold_runtime::run::run_cli(&app.engine, component).await? {
                 RunOutcome::Exited(0) => {}
@@ -301,9 +300,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(EXIT_GUEST_FAILED));
                 }
             }
-            last = ExitCode::SUCCESS;
         }
-        Ok(last)
+        Ok(ExitCode::SUCCESS)
     })
 }
 
@@ -441,19 +439,19 @@ fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
         Some(path) => manifold_config::Manifest::load(path)?.providers,
         None => Default::default(),
     };
+    let offered: Vec<(&str, ProviderKind, &[manifold_config::InterfaceName])> = catalog
+        .iter()
+        .map(|e| (e.name, ProviderKind::Builtin, e.interfaces.as_slice()))
+        .collect();
+    let selected = manifold_runtime::select(&offered, &choices);
     let mut rows = Vec::new();
-    let mut taken = std::collections::BTreeSet::new();
-    for entry in &catalog {
+    for (entry, chosen) in catalog.iter().zip(&selected) {
         for interface in &entry.interfaces {
-            let chosen = choices
-                .iter()
-                .find(|(p, _)| p.covers(interface))
-                .map(|(_, c)| c.name.as_str());
-            let serves = match chosen {
-                Some(name) => name == entry.name,
-                None => taken.insert(interface.unversioned()),
-            };
-            rows.push((interface.to_string(), entry.name, serves));
+            rows.push((
+                interface.to_string(),
+                entry.name,
+                chosen.contains(interface),
+            ));
         }
     }
     if args.json {

@@ -16,6 +16,10 @@ fn providers_lists_builtin_interfaces_with_versions() {
     ] {
         assert!(text.contains(line), "{line}: {text}");
     }
+    assert!(
+        !text.contains("not selected"),
+        "every built-in interface is served: {text}"
+    );
     let out = manifold().args(["providers", "--json"]).output().unwrap();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = rows
@@ -26,6 +30,16 @@ fn providers_lists_builtin_interfaces_with_versions() {
         .unwrap();
     assert_eq!(row["provider"], "http");
     assert_eq!(row["kind"], "builtin");
+    let draft2 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["interface"] == "wasi:keyvalue/store@0.2.0-draft2")
+        .unwrap();
+    assert_eq!(
+        draft2["selected"], true,
+        "both drafts are served side by side"
+    );
 }
 
 fn manifest_with_provider(provider: &str) -> tempfile::TempDir {

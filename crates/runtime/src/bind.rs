@@ -7,9 +7,12 @@ use std::sync::Arc;
 use anyhow::bail;
 use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_http::HttpProvider;
-use manifold_builtin_keyvalue::KeyValueProvider;
+use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider};
 use manifold_builtin_wasi::WasiProvider;
-use manifold_config::{AppPlan, ComponentPlan, InterfaceName, Mode, ProviderConfig};
+use manifold_config::{
+    AppPlan, ComponentPlan, InterfaceName, KeyValueBackend, Mode, ProviderConfig, ProviderKind,
+};
+use manifold_keyvalue_redis::RedisBackend;
 use manifold_provider::{Bindings, Provider};
 
 /// A built-in provider as listed by `manifold providers`.
@@ -35,7 +38,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
         },
         BuiltinCatalogEntry {
             name: KeyValueProvider::NAME,
-            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb)",
+            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb, or Redis)",
             interfaces: KeyValueProvider::offered(),
         },
         BuiltinCatalogEntry {
@@ -52,7 +55,7 @@ pub fn builtin_providers(
     component: &ComponentPlan,
     mode: Mode,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
-    let keyvalue = KeyValueProvider::new(&app.data_dir, &app.name, &component.keyvalue)
+    let keyvalue = keyvalue_provider(app, component)
         .map_err(|e| anyhow::anyhow!("key-value store of component `{}`: {e}", component.name))?;
     Ok(vec![
         Arc::new(WasiProvider::new(component, mode)?),
@@ -60,6 +63,25 @@ pub fn builtin_providers(
         Arc::new(keyvalue),
         Arc::new(ConfigProvider::new(component)),
     ])
+}
+
+/// The `keyvalue` provider of one component, on the app's backend (`[keyvalue]`).
+fn keyvalue_provider(
+    app: &AppPlan,
+    component: &ComponentPlan,
+) -> Result<KeyValueProvider, KeyValueError> {
+    match &app.keyvalue {
+        KeyValueBackend::Embedded {} => {
+            KeyValueProvider::new(&app.data_dir, &app.name, &component.keyvalue)
+        }
+        KeyValueBackend::Redis { url } => {
+            KeyValueProvider::with_backend(&app.name, &component.keyvalue, |_| {
+                let backend =
+                    RedisBackend::new(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
+                Ok(Arc::new(backend))
+            })
+        }
+    }
 }
 
 /// What the bound providers offer, for checking a component's imports
@@ -119,42 +141,55 @@ pub fn bind_providers(
             );
         }
     }
+    let offered: Vec<(&str, ProviderKind, &[InterfaceName])> = providers
+        .iter()
+        .map(|p| (p.name(), p.kind(), p.interfaces()))
+        .collect();
+    let selected = select(&offered, choices);
+    let entries = providers.iter().cloned().zip(selected).collect();
+    Ok(Bindings { entries })
+}
+
+/// For providers given as (name, kind, offered interfaces), in priority order: the interfaces
+/// each one serves. The manifest's choice for an interface wins (a choice with a version over
+/// one without); otherwise an interface belongs to the first provider offering it, which
+/// serves every version it offers (two drafts side by side), and later providers none.
+pub fn select(
+    providers: &[(&str, ProviderKind, &[InterfaceName])],
+    choices: &BTreeMap<InterfaceName, ProviderConfig>,
+) -> Vec<Vec<InterfaceName>> {
     let chosen_for = |interface: &InterfaceName| -> Option<&ProviderConfig> {
-        // The most specific pattern wins: one with a version over one without.
         choices
             .iter()
             .filter(|(pattern, _)| pattern.covers(interface))
             .max_by_key(|(pattern, _)| pattern.version.is_some())
             .map(|(_, c)| c)
     };
-    // By default an interface belongs to the first provider offering it; that provider
-    // serves every version it offers (e.g. two drafts side by side), later ones none.
     let mut taken: Vec<(String, &str)> = Vec::new();
-    let mut entries = Vec::with_capacity(providers.len());
-    for provider in &providers {
+    let mut selected = Vec::with_capacity(providers.len());
+    for &(name, kind, interfaces) in providers {
         let mut mine = Vec::new();
-        for interface in provider.interfaces() {
+        for interface in interfaces {
             let unversioned = interface.unversioned();
             let is_mine = match chosen_for(interface) {
-                Some(choice) => choice.name == provider.name() && choice.kind == provider.kind(),
+                Some(choice) => choice.name == name && choice.kind == kind,
                 None => !taken
                     .iter()
-                    .any(|(name, owner)| *name == unversioned && *owner != provider.name()),
+                    .any(|(other, owner)| *other == unversioned && *owner != name),
             };
             if is_mine {
-                taken.push((unversioned, provider.name()));
+                taken.push((unversioned, name));
                 mine.push(interface.clone());
             }
         }
-        entries.push((provider.clone(), mine));
+        selected.push(mine);
     }
-    Ok(Bindings { entries })
+    selected
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use manifold_config::ProviderKind;
     use manifold_provider::{InstanceState, Linker};
 
     struct Fake(&'static str, Vec<InterfaceName>);

@@ -21,7 +21,9 @@ use manifold_provider::{Bindings, InstanceState};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
-pub use bind::{BuiltinCatalogEntry, bind_providers, builtin_catalog, builtin_providers, offers};
+pub use bind::{
+    BuiltinCatalogEntry, bind_providers, builtin_catalog, builtin_providers, offers, select,
+};
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineOptions, EpochTicker, new_engine};
 pub use failure::{Failure, describe_failure};
