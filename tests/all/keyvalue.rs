@@ -2,6 +2,7 @@
 //! increments under concurrent requests, grants, isolation between apps, and durability
 //! across a `kill -9`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,13 +11,20 @@ use manifold_test_programs as programs;
 use crate::util::{Server, agent, get};
 
 /// An app with both conformance guests, granted bucket `default`, storing in `data`.
-fn both_drafts(dir: &std::path::Path, name: &str, data: &std::path::Path) -> Server {
+fn both_drafts(dir: &Path, name: &str, data: &Path) -> Server {
+    both_drafts_with(dir, name, &format!("data-dir = \"{}\"", data.display()))
+}
+
+/// An app named `name` with both conformance guests, granted bucket `default`; `storage` is
+/// the manifest's top-level text that says where the buckets live.
+pub fn both_drafts_with(dir: &Path, name: &str, storage: &str) -> Server {
     std::fs::write(
         dir.join("manifold.toml"),
         format!(
             r#"
 name = "{name}"
-data-dir = "{data}"
+{storage}
+
 [component.draft]
 source = "{draft}"
 route = "/draft"
@@ -27,7 +35,6 @@ source = "{draft2}"
 route = "/draft2"
 keyvalue = ["default"]
 "#,
-            data = data.display(),
             draft = programs::KV_DRAFT,
             draft2 = programs::KV_DRAFT2
         ),
@@ -36,10 +43,8 @@ keyvalue = ["default"]
     Server::start_in(&[], Some(dir))
 }
 
-#[test]
-fn both_drafts_pass_their_conformance_selftest_side_by_side() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = both_drafts(dir.path(), "conformance", &dir.path().join("data"));
+/// Both drafts' selftests pass, see each other's data, and draft2's CAS retry behaves.
+pub fn check_conformance(server: &Server) {
     for draft in ["draft", "draft2"] {
         let (status, body) = get(&server.url(&format!("/{draft}/selftest?bucket=default")));
         assert_eq!(status, 200, "{draft}: {body}");
@@ -63,10 +68,8 @@ fn both_drafts_pass_their_conformance_selftest_side_by_side() {
     );
 }
 
-#[test]
-fn concurrent_increments_from_both_drafts_are_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Arc::new(both_drafts(dir.path(), "counter", &dir.path().join("data")));
+/// 100 increments from concurrent requests of both drafts give exactly 100.
+pub fn check_concurrent_increments(server: Arc<Server>) {
     let mut threads = Vec::new();
     for t in 0..4 {
         let server = server.clone();
@@ -88,6 +91,23 @@ fn concurrent_increments_from_both_drafts_are_exact() {
         get(&server.url("/draft/get?bucket=default&key=n")),
         (200, "100".into())
     );
+}
+
+#[test]
+fn both_drafts_pass_their_conformance_selftest_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    check_conformance(&both_drafts(
+        dir.path(),
+        "conformance",
+        &dir.path().join("data"),
+    ));
+}
+
+#[test]
+fn concurrent_increments_from_both_drafts_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = both_drafts(dir.path(), "counter", &dir.path().join("data"));
+    check_concurrent_increments(Arc::new(server));
 }
 
 #[test]

@@ -14,7 +14,6 @@
 
 use wasmtime::component::Resource;
 
-use crate::backend::PageLimit;
 use crate::host::{GuestError, KvView, OpenBucket, common_bindings};
 
 mod bindings {
@@ -32,19 +31,17 @@ pub(crate) use bindings::wasi::keyvalue::{atomics, batch, store};
 
 common_bindings!(cursor: u64);
 
-/// `list-keys` with a `u64` cursor: the number of keys already returned.
-fn list_keys_page(
+/// `list-keys` with the backend's `u64` cursor.
+async fn list_keys_page(
     bucket: &OpenBucket,
     cursor: Option<u64>,
 ) -> Result<store::KeyResponse, GuestError> {
-    let offset = cursor.unwrap_or(0);
-    let page = bucket.read("list-keys", |s, t| {
-        s.keys_from_offset(t, offset, PageLimit::DEFAULT)
-    })?;
-    let returned = u64::try_from(page.keys.len()).unwrap_or(u64::MAX);
+    let page = bucket
+        .run("list-keys", |s, t| s.list_keys_u64(t, cursor))
+        .await?;
     Ok(store::KeyResponse {
-        cursor: page.more.then(|| offset.saturating_add(returned)),
         keys: page.keys,
+        cursor: page.next,
     })
 }
 
@@ -58,7 +55,7 @@ impl atomics::Host for KvView<'_> {
         let bucket = self.bucket(&bucket)?.clone();
         Ok(lift(
             bucket
-                .write("increment", move |s, t| s.increment(t, &key, delta))
+                .run("increment", |s, t| s.increment_u64(t, &key, delta))
                 .await,
         ))
     }

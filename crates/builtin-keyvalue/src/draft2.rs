@@ -20,9 +20,8 @@
 
 use wasmtime::component::{Resource, ResourceTable};
 
-use crate::backend::{PageLimit, Store, Swap};
-use crate::host::{GuestError, KvView, OpenBucket, blocking, common_bindings, to_guest};
-use crate::names::TableName;
+use crate::backend::Swap;
+use crate::host::{GuestError, KvView, OpenBucket, common_bindings};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -40,8 +39,7 @@ pub(crate) use bindings::wasi::keyvalue::{atomics, batch, store};
 
 /// A compare-and-swap in progress: the key and the value it held when the handle was made.
 pub struct Cas {
-    store: Store,
-    table: TableName,
+    bucket: OpenBucket,
     key: String,
     seen: Option<Vec<u8>>,
 }
@@ -56,21 +54,17 @@ fn push(table: &mut ResourceTable, cas: Cas) -> Result<Resource<Cas>, GuestError
     })
 }
 
-/// `list-keys` with a `string` cursor: the last key returned.
-fn list_keys_page(
+/// `list-keys` with the backend's `string` cursor.
+async fn list_keys_page(
     bucket: &OpenBucket,
     cursor: Option<String>,
 ) -> Result<store::KeyResponse, GuestError> {
-    let page = bucket.read("list-keys", |s, t| {
-        s.keys_after(t, cursor.as_deref(), PageLimit::DEFAULT)
-    })?;
+    let page = bucket
+        .run("list-keys", |s, t| s.list_keys_string(t, cursor.as_deref()))
+        .await?;
     Ok(store::KeyResponse {
-        cursor: if page.more {
-            page.keys.last().cloned()
-        } else {
-            None
-        },
         keys: page.keys,
+        cursor: page.next,
     })
 }
 
@@ -84,7 +78,7 @@ impl atomics::Host for KvView<'_> {
         let bucket = self.bucket(&bucket)?.clone();
         Ok(lift(
             bucket
-                .write("increment", move |s, t| s.increment(t, &key, delta))
+                .run("increment", |s, t| s.increment_i64(t, &key, delta))
                 .await,
         ))
     }
@@ -95,23 +89,17 @@ impl atomics::Host for KvView<'_> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         // `swap` consumes the handle, whatever happens.
-        let Cas {
-            store,
-            table,
-            key,
-            seen,
-        } = self.table.delete(cas)?;
-        let result = blocking({
-            let (store, table, key) = (store.clone(), table.clone(), key.clone());
-            move || store.compare_and_swap(&table, &key, seen.as_deref(), &value)
-        })
-        .await;
-        match to_guest("swap", &table, result) {
+        let Cas { bucket, key, seen } = self.table.delete(cas)?;
+        let result = bucket
+            .run("swap", |s, t| {
+                s.compare_and_swap(t, &key, seen.as_deref(), &value)
+            })
+            .await;
+        match result {
             Ok(Swap::Done) => Ok(Ok(())),
             Ok(Swap::Changed(now)) => {
                 let retry = Cas {
-                    store,
-                    table,
+                    bucket,
                     key,
                     seen: now,
                 };
@@ -127,17 +115,12 @@ impl atomics::Host for KvView<'_> {
 
 impl atomics::HostCas for KvView<'_> {
     async fn new(&mut self, bucket: Resource<OpenBucket>, key: String) -> Outcome<Resource<Cas>> {
-        let bucket = self.bucket(&bucket)?;
-        let seen = match bucket.read("cas.new", |s, t| s.get(t, &key)) {
+        let bucket = self.bucket(&bucket)?.clone();
+        let seen = match bucket.run("cas.new", |s, t| s.get(t, &key)).await {
             Ok(seen) => seen,
             Err(err) => return Ok(Err(err.into())),
         };
-        let cas = Cas {
-            store: bucket.store.clone(),
-            table: bucket.table.clone(),
-            key,
-            seen,
-        };
+        let cas = Cas { bucket, key, seen };
         Ok(lift(push(self.table, cas)))
     }
 

@@ -1,6 +1,6 @@
 //! What the bindings of both drafts share: the per-instance view they are handed, the `bucket`
-//! resource, `open` with its grant check, running writes off the async threads, and turning
-//! a storage failure into the guest's `error` value (with a log line) instead of a trap.
+//! resource, `open` with its grant check, calling the [`Backend`], and turning a storage
+//! failure into the guest's `error` value (with a log line) instead of a trap.
 
 use std::sync::Arc;
 
@@ -8,8 +8,8 @@ use manifold_provider::InstanceState;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
 use crate::Shared;
-use crate::backend::{Store, StoreError};
-use crate::names::{TableName, check_bucket_name};
+use crate::backend::{Backend, BackendError, BackendResult, BoxFuture};
+use crate::names::{ScopedBucket, check_bucket_name};
 
 /// This provider's slot in `InstanceState::extensions`.
 pub(crate) struct KvContext(pub(crate) Arc<Shared>);
@@ -41,31 +41,20 @@ pub(crate) fn view(state: &mut InstanceState) -> KvView<'_> {
 /// An open bucket: what both drafts' `bucket` resource holds.
 #[derive(Clone)]
 pub struct OpenBucket {
-    pub(crate) store: Store,
-    pub(crate) table: TableName,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) scope: ScopedBucket,
 }
 
 impl OpenBucket {
-    /// Runs a read in place: reads are served from redb's cache and never wait for a
-    /// commit, so moving them to another thread would cost more than it saves.
-    pub(crate) fn read<T>(
-        &self,
+    /// Runs one backend operation on this bucket and lifts its result into the guest's
+    /// `result<T, error>`.
+    pub(crate) async fn run<'a, T>(
+        &'a self,
         op: &'static str,
-        work: impl FnOnce(&Store, &TableName) -> Result<T, StoreError>,
+        work: impl FnOnce(&'a dyn Backend, &'a ScopedBucket) -> BoxFuture<'a, BackendResult<T>>,
     ) -> Result<T, GuestError> {
-        to_guest(op, &self.table, work(&self.store, &self.table))
-    }
-
-    /// Runs a write (which waits for its commit to reach the disk) on Tokio's blocking pool,
-    /// so it never stalls the threads that serve other requests.
-    pub(crate) async fn write<T: Send + 'static>(
-        self,
-        op: &'static str,
-        work: impl FnOnce(&Store, &TableName) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, GuestError> {
-        let table = self.table.clone();
-        let result = blocking(move || work(&self.store, &self.table)).await;
-        to_guest(op, &table, result)
+        let result = work(&*self.backend, &self.scope).await;
+        to_guest(op, self, result)
     }
 }
 
@@ -95,7 +84,7 @@ impl KvView<'_> {
             );
             return Ok(Err(GuestError::NoSuchStore));
         }
-        let (Some(store), Some(table)) = (&shared.store, shared.granted.get(identifier)) else {
+        let (Some(backend), Some(scope)) = (&shared.backend, shared.granted.get(identifier)) else {
             tracing::info!(
                 app = %shared.app, bucket = identifier,
                 "wasi:keyvalue open refused: the bucket is not granted to this component"
@@ -103,8 +92,8 @@ impl KvView<'_> {
             return Ok(Err(GuestError::AccessDenied));
         };
         let bucket = OpenBucket {
-            store: store.clone(),
-            table: table.clone(),
+            backend: backend.clone(),
+            scope: scope.clone(),
         };
         match self.table.push(bucket) {
             Ok(handle) => Ok(Ok(handle)),
@@ -127,44 +116,28 @@ impl KvView<'_> {
     }
 }
 
-/// Runs blocking storage work on Tokio's blocking pool; without a runtime (unit tests), in
-/// place.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime
-            .spawn_blocking(work)
-            .await
-            .unwrap_or_else(|err| Err(StoreError::Task(err.to_string()))),
-        Err(_) => work(),
-    }
-}
-
 /// The guest's view of a failed operation, logged: a storage failure as an error (an
 /// operator must look), a guest's own mistake (incrementing a non-number) at debug level.
-fn guest_error(op: &'static str, table: &TableName, err: StoreError) -> GuestError {
+fn guest_error(op: &'static str, bucket: &OpenBucket, err: BackendError) -> GuestError {
+    let (backend, scope) = (bucket.backend.kind(), &bucket.scope);
     if err.is_guest_error() {
-        tracing::debug!(op, table = %table, error = %err, "wasi:keyvalue operation refused");
-    } else {
-        tracing::error!(op, table = %table, error = %err, "wasi:keyvalue storage failure");
+        tracing::debug!(op, backend, bucket = %scope, error = %err, "wasi:keyvalue operation refused");
+        return GuestError::Other(err.to_string());
     }
-    GuestError::Other(match err {
-        StoreError::Storage(_) | StoreError::Task(_) => format!(
-            "{op} on bucket `{}` failed in the key-value storage: {err}",
-            table.bucket()
-        ),
-        StoreError::NotACounter(..) | StoreError::Overflow { .. } => err.to_string(),
-    })
+    tracing::error!(op, backend, bucket = %scope, error = %err, "wasi:keyvalue storage failure");
+    GuestError::Other(format!(
+        "{op} on bucket `{}` failed in the {backend} key-value storage: {err}",
+        scope.bucket()
+    ))
 }
 
-/// Lifts a storage result into the guest's `result<T, error>`.
+/// Lifts a backend result into the guest's `result<T, error>`.
 pub(crate) fn to_guest<T>(
     op: &'static str,
-    table: &TableName,
-    result: Result<T, StoreError>,
+    bucket: &OpenBucket,
+    result: BackendResult<T>,
 ) -> Result<T, GuestError> {
-    result.map_err(|err| guest_error(op, table, err))
+    result.map_err(|err| guest_error(op, bucket, err))
 }
 
 /// Implements, for one draft's generated bindings, everything the two drafts spell alike:
@@ -206,7 +179,9 @@ macro_rules! common_bindings {
                 key: String,
             ) -> Outcome<Option<Vec<u8>>> {
                 Ok(lift(
-                    self.bucket(&bucket)?.read("get", |s, t| s.get(t, &key)),
+                    self.bucket(&bucket)?
+                        .run("get", |s, t| s.get(t, &key))
+                        .await,
                 ))
             }
 
@@ -217,11 +192,7 @@ macro_rules! common_bindings {
                 value: Vec<u8>,
             ) -> Outcome<()> {
                 let bucket = self.bucket(&bucket)?.clone();
-                Ok(lift(
-                    bucket
-                        .write("set", move |s, t| s.set(t, &key, &value))
-                        .await,
-                ))
+                Ok(lift(bucket.run("set", |s, t| s.set(t, &key, &value)).await))
             }
 
             async fn delete(
@@ -230,9 +201,7 @@ macro_rules! common_bindings {
                 key: String,
             ) -> Outcome<()> {
                 let bucket = self.bucket(&bucket)?.clone();
-                Ok(lift(
-                    bucket.write("delete", move |s, t| s.delete(t, &key)).await,
-                ))
+                Ok(lift(bucket.run("delete", |s, t| s.delete(t, &key)).await))
             }
 
             async fn exists(
@@ -242,7 +211,8 @@ macro_rules! common_bindings {
             ) -> Outcome<bool> {
                 Ok(lift(
                     self.bucket(&bucket)?
-                        .read("exists", |s, t| s.exists(t, &key)),
+                        .run("exists", |s, t| s.exists(t, &key))
+                        .await,
                 ))
             }
 
@@ -251,7 +221,7 @@ macro_rules! common_bindings {
                 bucket: wasmtime::component::Resource<$crate::host::OpenBucket>,
                 cursor: Option<$cursor>,
             ) -> Outcome<store::KeyResponse> {
-                Ok(lift(list_keys_page(self.bucket(&bucket)?, cursor)))
+                Ok(lift(list_keys_page(self.bucket(&bucket)?, cursor).await))
             }
 
             async fn drop(
@@ -270,7 +240,8 @@ macro_rules! common_bindings {
             ) -> Outcome<Vec<Option<(String, Vec<u8>)>>> {
                 Ok(lift(
                     self.bucket(&bucket)?
-                        .read("get-many", |s, t| s.get_many(t, keys)),
+                        .run("get-many", |s, t| s.get_many(t, &keys))
+                        .await,
                 ))
             }
 
@@ -282,7 +253,7 @@ macro_rules! common_bindings {
                 let bucket = self.bucket(&bucket)?.clone();
                 Ok(lift(
                     bucket
-                        .write("set-many", move |s, t| s.set_many(t, &key_values))
+                        .run("set-many", |s, t| s.set_many(t, &key_values))
                         .await,
                 ))
             }
@@ -295,7 +266,7 @@ macro_rules! common_bindings {
                 let bucket = self.bucket(&bucket)?.clone();
                 Ok(lift(
                     bucket
-                        .write("delete-many", move |s, t| s.delete_many(t, &keys))
+                        .run("delete-many", |s, t| s.delete_many(t, &keys))
                         .await,
                 ))
             }

@@ -1,6 +1,7 @@
 //! The built-in provider of `wasi:keyvalue` — `store`, `atomics` and `batch` — at both
 //! `0.2.0-draft` (what Wasmtime and wasmCloud ship) and `0.2.0-draft2`, side by side, on an
-//! embedded redb database file in the app's data directory.
+//! embedded redb database file in the app's data directory or on any other [`Backend`]
+//! (`manifold-keyvalue-redis`).
 //!
 //! Deny by default: a component opens only the buckets it was granted (`open` of anything
 //! else is `access-denied`; of a malformed identifier, `no-such-store`). Names are scoped per
@@ -11,9 +12,10 @@
 //! A storage failure reaches the guest as `error::other` and is logged; it never traps.
 //! Where the drafts differ, see the `draft` and `draft2` modules.
 
-mod backend;
+pub mod backend;
 mod draft;
 mod draft2;
+mod embedded;
 mod host;
 mod names;
 mod wit;
@@ -24,12 +26,13 @@ use std::sync::{Arc, LazyLock};
 
 use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
 
-pub use backend::OpenError;
-pub use names::{InvalidName, MAX_NAME_BYTES, check_bucket_name};
+pub use embedded::OpenError;
+pub use names::{InvalidName, MAX_NAME_BYTES, ScopedBucket, check_bucket_name};
 
-use backend::Store;
+use backend::Backend;
+use embedded::Store;
 use host::{KvContext, KvData};
-use names::{TableName, check_app_name};
+use names::check_app_name;
 
 /// The first draft, as Wasmtime's `wasmtime-wasi-keyvalue` and wasmCloud ship it.
 pub const DRAFT: &str = "0.2.0-draft";
@@ -69,6 +72,9 @@ pub enum KeyValueError {
     BucketName { name: String, reason: InvalidName },
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// Another backend could not be set up (a bad URL, …).
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The `keyvalue` provider of one component.
@@ -80,22 +86,42 @@ pub struct KeyValueProvider {
 pub(crate) struct Shared {
     pub(crate) app: String,
     /// `None` when nothing is granted: no database is opened, or created, at all.
-    pub(crate) store: Option<Store>,
+    pub(crate) backend: Option<Arc<dyn Backend>>,
     /// Granted bucket name → its table.
-    pub(crate) granted: HashMap<String, TableName>,
+    pub(crate) granted: HashMap<String, ScopedBucket>,
 }
 
 impl KeyValueProvider {
     pub const NAME: &'static str = "keyvalue";
 
-    /// A provider for a component of app `app` that was granted `buckets`. The database is
-    /// `data_dir/keyvalue.redb`, created (with `data_dir`) on first use and shared by every
-    /// provider in this process that names the same directory; with no buckets granted,
-    /// nothing is opened or created.
+    /// A provider for a component of app `app` that was granted `buckets`, on the embedded
+    /// backend. The database is `data_dir/keyvalue.redb`, created (with `data_dir`) on first
+    /// use and shared by every provider in this process that names the same directory; with
+    /// no buckets granted, nothing is opened or created.
     pub fn new(
         data_dir: &Path,
         app: &str,
         buckets: &[String],
+    ) -> Result<KeyValueProvider, KeyValueError> {
+        Self::with_backend(app, buckets, |scopes| {
+            let store = Store::open(data_dir, DATABASE_FILE)?;
+            store
+                .create_tables(scopes)
+                .map_err(|source| OpenError::Tables {
+                    path: data_dir.join(DATABASE_FILE),
+                    source,
+                })?;
+            Ok(Arc::new(store))
+        })
+    }
+
+    /// A provider for a component of app `app` that was granted `buckets`, on the backend
+    /// that `open` makes for the granted buckets; `open` is not called when nothing is
+    /// granted.
+    pub fn with_backend(
+        app: &str,
+        buckets: &[String],
+        open: impl FnOnce(&[ScopedBucket]) -> Result<Arc<dyn Backend>, KeyValueError>,
     ) -> Result<KeyValueProvider, KeyValueError> {
         check_app_name(app).map_err(|reason| KeyValueError::AppName {
             name: app.to_owned(),
@@ -107,24 +133,18 @@ impl KeyValueProvider {
                 name: bucket.clone(),
                 reason,
             })?;
-            granted.insert(bucket.clone(), TableName::new(app, bucket));
+            granted.insert(bucket.clone(), ScopedBucket::new(app, bucket));
         }
-        let store = if granted.is_empty() {
+        let backend = if granted.is_empty() {
             None
         } else {
-            let store = Store::open(data_dir, DATABASE_FILE)?;
-            store
-                .create_tables(granted.values())
-                .map_err(|source| OpenError::Tables {
-                    path: data_dir.join(DATABASE_FILE),
-                    source,
-                })?;
-            Some(store)
+            let scopes: Vec<ScopedBucket> = granted.values().cloned().collect();
+            Some(open(&scopes)?)
         };
         Ok(KeyValueProvider {
             shared: Arc::new(Shared {
                 app: app.to_owned(),
-                store,
+                backend,
                 granted,
             }),
         })

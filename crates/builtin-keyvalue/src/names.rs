@@ -60,29 +60,43 @@ fn check_name(name: &str) -> Result<(), InvalidName> {
     Ok(())
 }
 
-/// The database table holding one app's bucket: `app/bucket`. Unambiguous because a bucket
-/// name never contains `/`, so the last `/` separates the two.
+/// One app's bucket, the scope of its keys in every backend: `app/bucket` (the embedded
+/// database's table name). Unambiguous because a bucket name never contains `/`, so the last
+/// `/` separates the two.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct TableName(String);
+pub struct ScopedBucket(String);
 
-impl TableName {
+impl ScopedBucket {
     /// Both names must have passed their checks.
-    pub(crate) fn new(app: &str, bucket: &str) -> TableName {
+    pub(crate) fn new(app: &str, bucket: &str) -> ScopedBucket {
         debug_assert!(check_app_name(app).is_ok() && check_bucket_name(bucket).is_ok());
-        TableName(format!("{app}/{bucket}"))
+        ScopedBucket(format!("{app}/{bucket}"))
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    /// App `app`'s bucket `bucket`, if both names pass their checks.
+    pub fn checked(app: &str, bucket: &str) -> Result<ScopedBucket, InvalidName> {
+        check_app_name(app)?;
+        check_bucket_name(bucket)?;
+        Ok(ScopedBucket::new(app, bucket))
+    }
+
+    /// `app/bucket`.
+    pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The bucket part, for log lines.
-    pub(crate) fn bucket(&self) -> &str {
+    /// The app part.
+    pub fn app(&self) -> &str {
+        self.0.rsplit_once('/').map_or("", |(a, _)| a)
+    }
+
+    /// The bucket part.
+    pub fn bucket(&self) -> &str {
         self.0.rsplit_once('/').map_or(&self.0, |(_, b)| b)
     }
 }
 
-impl fmt::Display for TableName {
+impl fmt::Display for ScopedBucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -134,9 +148,10 @@ mod tests {
         assert!(check_app_name("").is_err());
         assert!(check_app_name("a\0").is_err());
         assert!(check_app_name("a\\b").is_err());
-        let t = TableName::new("team/app", "cache");
+        let t = ScopedBucket::new("team/app", "cache");
         assert_eq!(t.as_str(), "team/app/cache");
         assert_eq!(t.bucket(), "cache");
-        assert_ne!(TableName::new("a", "b"), TableName::new("a/b", "c"));
+        assert_eq!(t.app(), "team/app");
+        assert_ne!(ScopedBucket::new("a", "b"), ScopedBucket::new("a/b", "c"));
     }
 }

@@ -283,7 +283,7 @@ async fn list_keys_cursors_are_an_offset_in_draft_and_a_key_in_draft2() {
     assert_eq!(last.cursor, None);
 }
 
-const PAGE_KEYS: usize = backend::PageLimit::DEFAULT.keys;
+const PAGE_KEYS: usize = embedded::PageLimit::DEFAULT.keys;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn increment_is_unsigned_in_draft_and_signed_in_draft2() {

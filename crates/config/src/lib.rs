@@ -15,7 +15,9 @@ pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
 pub use limits::{HumanDuration, parse_duration};
-pub use manifest::{ComponentConfig, Manifest, ProviderConfig, ProviderKind, Route};
+pub use manifest::{
+    ComponentConfig, KeyValueBackend, Manifest, ProviderConfig, ProviderKind, Route,
+};
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 
 /// Errors from reading and validating configuration.

@@ -27,7 +27,31 @@ pub struct Manifest {
     /// Which provider serves an interface, keyed by interface name (version optional).
     #[serde(default)]
     pub providers: BTreeMap<InterfaceName, ProviderConfig>,
+    /// Where the app's `wasi:keyvalue` buckets are stored (`[keyvalue]`).
+    #[serde(default)]
+    pub keyvalue: KeyValueBackend,
 }
+
+/// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default) or
+/// `type = "redis"` and a `url`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum KeyValueBackend {
+    /// A redb database file in the app's data directory. (A struct variant, so that
+    /// `deny_unknown_fields` refuses a stray `url`.)
+    Embedded {},
+    /// A Redis server, e.g. `redis://127.0.0.1:6379` (`rediss://` for TLS, `/N` for a db).
+    Redis { url: String },
+}
+
+impl Default for KeyValueBackend {
+    fn default() -> KeyValueBackend {
+        KeyValueBackend::Embedded {}
+    }
+}
+
+/// The URL schemes the Redis backend understands.
+const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
 
 /// One component of the app and the capabilities granted to it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -185,6 +209,15 @@ impl Manifest {
             ));
         }
         validate_config_keys(&self.config).map_err(|m| invalid(format!("[config]: {m}")))?;
+        if let KeyValueBackend::Redis { url } = &self.keyvalue
+            && !REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme))
+        {
+            return Err(invalid(format!(
+                "[keyvalue]: url {url:?} is not a Redis URL; expected one starting with {}, \
+                 e.g. \"redis://127.0.0.1:6379\"",
+                REDIS_SCHEMES.join(", ")
+            )));
+        }
         let mut routes: BTreeMap<&Route, &str> = BTreeMap::new();
         let root = Route::root();
         for (name, component) in &self.component {
@@ -388,6 +421,43 @@ mod tests {
             err.contains("component `a`: config: a key is empty"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn keyvalue_backend_is_embedded_unless_chosen() {
+        let one = "[component.a]\nsource = \"a\"\n";
+        assert_eq!(parse(one).unwrap().keyvalue, KeyValueBackend::Embedded {});
+        let embedded = parse(&format!("[keyvalue]\ntype = \"embedded\"\n{one}")).unwrap();
+        assert_eq!(embedded.keyvalue, KeyValueBackend::Embedded {});
+        let redis = parse(&format!(
+            "[keyvalue]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n{one}"
+        ))
+        .unwrap();
+        assert_eq!(
+            redis.keyvalue,
+            KeyValueBackend::Redis {
+                url: "redis://127.0.0.1:6379".into()
+            }
+        );
+        for (text, needle) in [
+            ("[keyvalue]\ntype = \"memcached\"\n", "memcached"),
+            ("[keyvalue]\ntype = \"redis\"\n", "url"),
+            (
+                "[keyvalue]\ntype = \"redis\"\nurl = \"redis://x\"\nuri = \"y\"\n",
+                "uri",
+            ),
+            (
+                "[keyvalue]\ntype = \"embedded\"\nurl = \"redis://x\"\n",
+                "url",
+            ),
+            (
+                "[keyvalue]\ntype = \"redis\"\nurl = \"http://x\"\n",
+                "not a Redis URL",
+            ),
+        ] {
+            let err = parse(&format!("{text}{one}")).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    ConfigError, DirGrant, EnvGrant, InterfaceName, Limits, LimitsConfig, Manifest,
-    OutboundPattern, ProviderConfig, Route,
+    ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
+    Manifest, OutboundPattern, ProviderConfig, Route,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -45,6 +45,8 @@ pub struct AppPlan {
     pub manifest: Option<PathBuf>,
     pub components: Vec<ComponentPlan>,
     pub providers: BTreeMap<InterfaceName, ProviderConfig>,
+    /// Where the app's key-value buckets are stored.
+    pub keyvalue: KeyValueBackend,
 }
 
 /// One component with its grants.
@@ -108,6 +110,7 @@ impl AppPlan {
             manifest: None,
             components: vec![component],
             providers: BTreeMap::new(),
+            keyvalue: KeyValueBackend::Embedded {},
         })
     }
 
@@ -188,6 +191,7 @@ impl AppPlan {
             manifest: Some(path.to_path_buf()),
             components,
             providers: manifest.providers,
+            keyvalue: manifest.keyvalue,
         })
     }
 }

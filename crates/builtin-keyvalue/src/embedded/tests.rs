@@ -12,8 +12,8 @@ fn temp_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn table(name: &str) -> TableName {
-    TableName::new("app", name)
+fn table(name: &str) -> ScopedBucket {
+    ScopedBucket::new("app", name)
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn increment_starts_from_delta_and_checks_the_value() {
     assert_eq!(store.increment::<i64>(&t, "c", -7).unwrap(), -2);
     // A negative counter is not a u64.
     let err = store.increment::<u64>(&t, "c", 1).unwrap_err();
-    assert!(matches!(err, StoreError::NotACounter("u64", _)), "{err}");
+    assert!(matches!(err, BackendError::NotACounter("u64", _)), "{err}");
     assert!(err.is_guest_error());
 
     store.set(&t, "text", b"hello").unwrap();
@@ -98,7 +98,7 @@ fn increment_starts_from_delta_and_checks_the_value() {
         .unwrap();
     let err = store.increment::<u64>(&t, "max", 1).unwrap_err();
     assert!(
-        matches!(err, StoreError::Overflow { kind: "u64", .. }),
+        matches!(err, BackendError::Overflow { kind: "u64", .. }),
         "{err}"
     );
     assert_eq!(
@@ -206,10 +206,10 @@ fn batches_are_all_or_nothing() {
         .write(|txn| {
             let mut table = txn.open_table(definition(&t)).map_err(storage)?;
             table.insert("k0", &b"new"[..]).map_err(storage)?;
-            Err::<(), _>(StoreError::Task("fails half-way".into()))
+            Err::<(), _>(BackendError::storage("fails half-way"))
         })
         .unwrap_err();
-    assert!(matches!(err, StoreError::Task(_)));
+    assert!(matches!(err, BackendError::Storage(_)));
     assert_eq!(store.get(&t, "k0").unwrap().unwrap(), b"old");
 
     // Readers see a batch whole or not at all.
@@ -320,8 +320,8 @@ fn pages_by_offset_and_by_key() {
 fn tables_of_two_apps_are_apart_in_one_database() {
     let (_dir, store) = temp_store();
     let (a, b) = (
-        TableName::new("a", "default"),
-        TableName::new("b", "default"),
+        ScopedBucket::new("a", "default"),
+        ScopedBucket::new("b", "default"),
     );
     store.set(&a, "k", b"from a").unwrap();
     assert_eq!(store.get(&b, "k").unwrap(), None);
