@@ -4,9 +4,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use wit_parser::{Resolve, SourceMap};
+use wit_parser::Resolve;
 
-const DIR: &str = "wit/deps/config-0.2.0-draft";
+const DIR: &str = "config-0.2.0-draft";
 
 /// `world.wit` holds the `package` line.
 const FILES: &[(&str, &str)] = &[
@@ -20,23 +20,8 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-static WIT: LazyLock<Arc<Resolve>> = LazyLock::new(|| {
-    let mut map = SourceMap::new();
-    for (file, text) in FILES {
-        map.push_str(&format!("{DIR}/{file}"), *text);
-    }
-    // The text is compiled into this binary and parsed by a test, so a failure here is a bug
-    // in this crate, not something a user can cause.
-    let group = match map.parse() {
-        Ok(group) => group,
-        Err((_, e)) => panic!("embedded {DIR} does not parse: {e}"),
-    };
-    let mut resolve = Resolve::new();
-    if let Err(e) = resolve.push_group(group) {
-        panic!("embedded {DIR} does not resolve: {e}");
-    }
-    Arc::new(resolve)
-});
+static WIT: LazyLock<Arc<Resolve>> =
+    LazyLock::new(|| Arc::new(manifold_wit::parse_embedded(&[(DIR, FILES)])));
 
 /// The package, parsed on first use.
 pub(crate) fn shared() -> Arc<Resolve> {

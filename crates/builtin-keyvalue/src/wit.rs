@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use wit_parser::{Resolve, SourceMap};
+use wit_parser::Resolve;
 
 /// One package per directory; `world.wit` holds the `package` line.
 const PACKAGES: &[(&str, &[(&str, &str)])] = &[
@@ -60,25 +60,8 @@ const PACKAGES: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-static WIT: LazyLock<Arc<Resolve>> = LazyLock::new(|| {
-    let mut resolve = Resolve::new();
-    for (dir, files) in PACKAGES {
-        let mut map = SourceMap::new();
-        for (file, text) in *files {
-            map.push_str(&format!("wit/deps/{dir}/{file}"), *text);
-        }
-        // The text is compiled into this binary and parsed by a test, so a failure here is a
-        // bug in this crate, not something a user can cause.
-        let group = match map.parse() {
-            Ok(group) => group,
-            Err((_, e)) => panic!("embedded wit/deps/{dir} does not parse: {e}"),
-        };
-        if let Err(e) = resolve.push_group(group) {
-            panic!("embedded wit/deps/{dir} does not resolve: {e}");
-        }
-    }
-    Arc::new(resolve)
-});
+static WIT: LazyLock<Arc<Resolve>> =
+    LazyLock::new(|| Arc::new(manifold_wit::parse_embedded(PACKAGES)));
 
 /// Both drafts' packages, parsed on first use.
 pub(crate) fn shared() -> Arc<Resolve> {

@@ -38,6 +38,28 @@ static BUILTIN: LazyLock<Arc<Resolve>> = LazyLock::new(|| {
     Arc::new(resolve)
 });
 
+/// Parses WIT packages embedded in a binary, each given as its directory under `wit/deps/`
+/// and its files (name, text), into one [`Resolve`]. A package may span several files, so
+/// each is parsed as one group. The text is compiled in and each caller parses it in a test,
+/// so a failure is a bug in the caller, not something a user can cause: it panics.
+pub fn parse_embedded(packages: &[(&str, &[(&str, &str)])]) -> Resolve {
+    let mut resolve = Resolve::new();
+    for (dir, files) in packages {
+        let mut map = wit_parser::SourceMap::new();
+        for (file, text) in *files {
+            map.push_str(&format!("wit/deps/{dir}/{file}"), *text);
+        }
+        let group = match map.parse() {
+            Ok(group) => group,
+            Err((_, e)) => panic!("embedded wit/deps/{dir} does not parse: {e}"),
+        };
+        if let Err(e) = resolve.push_group(group) {
+            panic!("embedded wit/deps/{dir} does not resolve: {e}");
+        }
+    }
+    resolve
+}
+
 /// The WIT of every built-in interface, parsed on first use.
 pub fn builtin() -> &'static Resolve {
     &BUILTIN
