@@ -10,14 +10,17 @@ mod interface;
 mod limits;
 mod manifest;
 mod plan;
+mod plugin;
 
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
 pub use limits::{HumanDuration, parse_duration};
 pub use manifest::{
-    ComponentConfig, KeyValueBackend, Manifest, ProviderConfig, ProviderKind, Route,
+    ComponentConfig, KeyValueBackend, Manifest, PluginConfig, PluginKind, ProviderConfig,
+    ProviderKind, Route,
 };
+pub use plugin::{PluginAddress, PluginPlan};
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 
 /// Errors from reading and validating configuration.

@@ -30,7 +30,68 @@ pub struct Manifest {
     /// Where the app's `wasi:keyvalue` buckets are stored (`[keyvalue]`).
     #[serde(default)]
     pub keyvalue: KeyValueBackend,
+    /// Plugins: providers of host interfaces loaded at run time (`[plugins.NAME]`).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
 }
+
+/// A plugin: a provider of host interfaces that is not compiled into the host
+/// (`[plugins.NAME]`). See `docs/plugins.md`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginConfig {
+    /// `dylib`, `rpc` or `wasm`.
+    pub kind: PluginKind,
+    /// `dylib`: the shared library; `wasm`: the component. Relative to the manifest.
+    pub path: Option<String>,
+    /// The WIT file or directory defining what the plugin serves (required for `rpc`; a
+    /// `dylib` or `wasm` plugin carries its own). Relative to the manifest.
+    pub wit: Option<String>,
+    /// Which interfaces of the WIT the plugin serves (default: every interface of the WIT's
+    /// main package).
+    pub interfaces: Option<Vec<InterfaceName>>,
+    /// `rpc`: the program the host starts and supervises, with its arguments.
+    pub command: Option<Vec<String>>,
+    /// `rpc`: where the plugin listens: `unix:PATH`, `tcp:HOST:PORT` or
+    /// `nats://HOST:PORT` (with `subject`). With `command`, a `unix:` address defaults to a
+    /// socket in a private temporary directory, passed to the program as
+    /// `MANIFOLD_PLUGIN_ADDRESS`.
+    pub address: Option<String>,
+    /// `rpc` over NATS: the subject prefix the host and the plugin meet on.
+    pub subject: Option<String>,
+    /// `rpc` with `command`: environment of the program (nothing else is inherited).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `rpc` with `command`: working directory (default: the manifest's directory).
+    pub cwd: Option<String>,
+    /// Deadline of one call (default 30s).
+    pub timeout: Option<crate::HumanDuration>,
+    /// `rpc`: calls in flight at once; more wait (default 64).
+    pub max_in_flight: Option<usize>,
+}
+
+/// Kinds of plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// A shared library loaded into the host process (C ABI, `include/manifold_plugin.h`).
+    Dylib,
+    /// A program spoken to over wRPC (Unix socket, TCP or NATS).
+    Rpc,
+    /// A Wasm component that exports the interfaces.
+    Wasm,
+}
+
+impl From<PluginKind> for ProviderKind {
+    fn from(kind: PluginKind) -> ProviderKind {
+        match kind {
+            PluginKind::Dylib => ProviderKind::Dylib,
+            PluginKind::Rpc => ProviderKind::Rpc,
+            PluginKind::Wasm => ProviderKind::Wasm,
+        }
+    }
+}
+
 
 /// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default) or
 /// `type = "redis"` and a `url`.
@@ -157,22 +218,29 @@ pub struct ProviderConfig {
     /// The kind of provider.
     #[serde(default)]
     pub kind: ProviderKind,
-    /// For `kind = "builtin"`: which built-in provider (`manifold providers` lists them).
+    /// Which provider: a built-in one (`manifold providers` lists them) or a plugin's name
+    /// (`[plugins.NAME]`).
     pub name: String,
 }
 
-/// Kinds of providers. Plugins (dylib, rpc, wasm) arrive with the plugin work.
+/// Kinds of providers: compiled in, or one of the plugin kinds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {
     #[default]
     Builtin,
+    Dylib,
+    Rpc,
+    Wasm,
 }
 
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProviderKind::Builtin => "builtin",
+            ProviderKind::Dylib => "dylib",
+            ProviderKind::Rpc => "rpc",
+            ProviderKind::Wasm => "wasm",
         })
     }
 }
@@ -218,6 +286,9 @@ impl Manifest {
                 REDIS_SCHEMES.join(", ")
             )));
         }
+        for (name, plugin) in &self.plugins {
+            validate_plugin(name, plugin).map_err(|m| invalid(format!("[plugins.{name}]: {m}")))?;
+        }
         let mut routes: BTreeMap<&Route, &str> = BTreeMap::new();
         let root = Route::root();
         for (name, component) in &self.component {
@@ -247,6 +318,79 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+/// What each plugin kind needs, and nothing it would ignore.
+fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("use letters, digits, `-` and `_` in a plugin's name".into());
+    }
+    let rpc_only = [
+        ("command", p.command.is_some()),
+        ("address", p.address.is_some()),
+        ("subject", p.subject.is_some()),
+        ("env", !p.env.is_empty()),
+        ("cwd", p.cwd.is_some()),
+        ("max-in-flight", p.max_in_flight.is_some()),
+    ];
+    match p.kind {
+        PluginKind::Dylib | PluginKind::Wasm => {
+            if p.path.is_none() {
+                return Err(format!(
+                    "a {} plugin needs `path`, e.g. path = \"{}\"",
+                    p.kind_name(),
+                    if p.kind == PluginKind::Dylib {
+                        "plugins/libmy_plugin.so"
+                    } else {
+                        "plugins/my-plugin.wasm"
+                    }
+                ));
+            }
+            if let Some((key, _)) = rpc_only.iter().find(|(_, set)| *set) {
+                return Err(format!("`{key}` is for rpc plugins only"));
+            }
+        }
+        PluginKind::Rpc => {
+            if p.path.is_some() {
+                return Err("`path` is for dylib and wasm plugins; an rpc plugin has `command` and/or `address`".into());
+            }
+            if p.wit.is_none() {
+                return Err("an rpc plugin needs `wit`, the WIT file (or directory) of what it serves".into());
+            }
+            if p.command.is_none() && p.address.is_none() {
+                return Err("an rpc plugin needs `command` (the host starts it) or `address` (it is already running)".into());
+            }
+            if let Some(command) = &p.command
+                && command.first().is_none_or(|c| c.trim().is_empty())
+            {
+                return Err("`command` is empty; give the program and its arguments".into());
+            }
+            if let Some(address) = &p.address {
+                crate::PluginAddress::parse(address)?;
+            }
+            if p.subject.is_some() && !p.address.as_deref().is_some_and(|a| a.starts_with("nats://")) {
+                return Err("`subject` is for an address `nats://…`".into());
+            }
+            if p.max_in_flight == Some(0) {
+                return Err("`max-in-flight` must be at least 1".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+impl PluginConfig {
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            PluginKind::Dylib => "dylib",
+            PluginKind::Rpc => "rpc",
+            PluginKind::Wasm => "wasm",
+        }
     }
 }
 
@@ -344,6 +488,55 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
             assert!(err.contains("line"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn plugins() {
+        let m = parse(
+            r#"
+            [component.a]
+            source = "a.wasm"
+            [plugins.billing]
+            kind = "rpc"
+            wit = "billing.wit"
+            command = ["python3", "billing.py"]
+            timeout = "2s"
+            [plugins.fast]
+            kind = "dylib"
+            path = "libfast.so"
+            [providers."acme:billing/charge"]
+            kind = "rpc"
+            name = "billing"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.plugins.len(), 2);
+        assert_eq!(m.plugins["billing"].kind, PluginKind::Rpc);
+        assert_eq!(
+            m.plugins["billing"].timeout.as_ref().unwrap().0,
+            std::time::Duration::from_secs(2)
+        );
+        let (_, choice) = m.providers.iter().next().unwrap();
+        assert_eq!(choice.kind, ProviderKind::Rpc);
+    }
+
+    #[test]
+    fn bad_plugins() {
+        let base = "[component.a]\nsource = \"a\"\n";
+        for (plugin, needle) in [
+            ("[plugins.p]\nkind = \"dylib\"\n", "needs `path`"),
+            ("[plugins.p]\nkind = \"rpc\"\nwit = \"x.wit\"\n", "needs `command`"),
+            ("[plugins.p]\nkind = \"rpc\"\ncommand = [\"x\"]\n", "needs `wit`"),
+            ("[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = []\n", "`command` is empty"),
+            ("[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\naddress = \"http://x\"\n", "expected unix:PATH"),
+            ("[plugins.p]\nkind = \"dylib\"\npath = \"l.so\"\ncommand = [\"x\"]\n", "for rpc plugins only"),
+            ("[plugins.\"a b\"]\nkind = \"wasm\"\npath = \"p.wasm\"\n", "letters, digits"),
+            ("[plugins.p]\nkind = \"lua\"\n", "unknown variant"),
+        ] {
+            let text = format!("{base}{plugin}");
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
-    Manifest, OutboundPattern, ProviderConfig, Route,
+    Manifest, OutboundPattern, PluginPlan, ProviderConfig, Route,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -47,6 +47,8 @@ pub struct AppPlan {
     pub providers: BTreeMap<InterfaceName, ProviderConfig>,
     /// Where the app's key-value buckets are stored.
     pub keyvalue: KeyValueBackend,
+    /// The app's plugins (`[plugins.NAME]`), by name.
+    pub plugins: Vec<PluginPlan>,
 }
 
 /// One component with its grants.
@@ -111,6 +113,7 @@ impl AppPlan {
             components: vec![component],
             providers: BTreeMap::new(),
             keyvalue: KeyValueBackend::Embedded {},
+            plugins: Vec::new(),
         })
     }
 
@@ -192,6 +195,11 @@ impl AppPlan {
             components,
             providers: manifest.providers,
             keyvalue: manifest.keyvalue,
+            plugins: manifest
+                .plugins
+                .iter()
+                .map(|(name, p)| PluginPlan::from_config(name, p, &base))
+                .collect(),
         })
     }
 }

@@ -1,0 +1,146 @@
+//! Plugins as the runtime sees them: paths made absolute, defaults applied.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::{InterfaceName, PluginConfig, PluginKind};
+
+/// Where an RPC plugin listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginAddress {
+    /// `unix:PATH`
+    Unix(PathBuf),
+    /// `tcp:HOST:PORT`
+    Tcp(String),
+    /// `nats://HOST:PORT`, meeting on a subject prefix.
+    Nats { url: String },
+}
+
+impl PluginAddress {
+    /// Parses `unix:PATH`, `tcp:HOST:PORT` or `nats://HOST:PORT`.
+    pub fn parse(text: &str) -> Result<PluginAddress, String> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("address `unix:` needs a socket path, e.g. unix:/run/billing.sock".into());
+            }
+            Ok(PluginAddress::Unix(PathBuf::from(path)))
+        } else if let Some(addr) = text.strip_prefix("tcp:") {
+            match addr.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                    Ok(PluginAddress::Tcp(addr.to_string()))
+                }
+                _ => Err(format!(
+                    "address {text:?}: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:7000"
+                )),
+            }
+        } else if text.starts_with("nats://") {
+            Ok(PluginAddress::Nats { url: text.to_string() })
+        } else {
+            Err(format!(
+                "address {text:?}: expected unix:PATH, tcp:HOST:PORT or nats://HOST:PORT"
+            ))
+        }
+    }
+
+    fn resolve(self, base: &Path) -> PluginAddress {
+        match self {
+            PluginAddress::Unix(path) => PluginAddress::Unix(base.join(path)),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for PluginAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginAddress::Unix(path) => write!(f, "unix:{}", path.display()),
+            PluginAddress::Tcp(addr) => write!(f, "tcp:{addr}"),
+            PluginAddress::Nats { url } => f.write_str(url),
+        }
+    }
+}
+
+/// A plugin, ready to load.
+#[derive(Debug, Clone)]
+pub struct PluginPlan {
+    pub name: String,
+    pub kind: PluginKind,
+    /// `dylib`/`wasm`: the file.
+    pub path: Option<PathBuf>,
+    /// The WIT file or directory, when given.
+    pub wit: Option<PathBuf>,
+    /// The interfaces to serve; empty: every interface of the WIT's main package.
+    pub interfaces: Vec<InterfaceName>,
+    /// `rpc`: the program to start, made absolute when it is a relative path with a `/`.
+    pub command: Vec<String>,
+    pub address: Option<PluginAddress>,
+    pub subject: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    pub timeout: Duration,
+    pub max_in_flight: usize,
+}
+
+impl PluginPlan {
+    /// Default deadline of one plugin call.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default bound on an RPC plugin's calls in flight.
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+    /// Resolves a validated `[plugins.NAME]` against the manifest's directory.
+    pub fn from_config(name: &str, config: &PluginConfig, base: &Path) -> PluginPlan {
+        let address = config
+            .address
+            .as_deref()
+            .and_then(|a| PluginAddress::parse(a).ok())
+            .map(|a| a.resolve(base));
+        PluginPlan {
+            name: name.to_string(),
+            kind: config.kind,
+            path: config.path.as_ref().map(|p| base.join(p)),
+            wit: config.wit.as_ref().map(|p| base.join(p)),
+            interfaces: config.interfaces.clone().unwrap_or_default(),
+            command: config.command.clone().unwrap_or_default(),
+            address,
+            subject: config.subject.clone(),
+            env: config.env.clone(),
+            cwd: config
+                .cwd
+                .as_ref()
+                .map(|c| base.join(c))
+                .unwrap_or_else(|| base.to_path_buf()),
+            timeout: config
+                .timeout
+                .as_ref()
+                .map(|t| t.0)
+                .unwrap_or(Self::DEFAULT_TIMEOUT),
+            max_in_flight: config.max_in_flight.unwrap_or(Self::DEFAULT_MAX_IN_FLIGHT),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            PluginAddress::parse("unix:/tmp/a.sock").unwrap(),
+            PluginAddress::Unix("/tmp/a.sock".into())
+        );
+        assert_eq!(
+            PluginAddress::parse("tcp:127.0.0.1:7000").unwrap(),
+            PluginAddress::Tcp("127.0.0.1:7000".into())
+        );
+        assert!(PluginAddress::parse("tcp:127.0.0.1").is_err());
+        assert!(PluginAddress::parse("unix:").is_err());
+        assert!(PluginAddress::parse("http://x").is_err());
+        assert_eq!(
+            PluginAddress::parse("nats://127.0.0.1:4222").unwrap().to_string(),
+            "nats://127.0.0.1:4222"
+        );
+    }
+}
