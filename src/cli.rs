@@ -372,11 +372,17 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         Mode::Run,
     )?;
     let single = plan.manifest.is_none();
+    let plugins = manifold_runtime::plugin_providers(&plan, manifold_runtime::PluginUse::Describe)?;
     let mut all_ok = true;
     let mut reports = Vec::new();
     for component in &plan.components {
         let origin = component.source.display().to_string();
-        let providers = manifold_runtime::builtin_providers(&plan, component, Mode::Run)?;
+        let mut providers = plugins.clone();
+        providers.extend(manifold_runtime::builtin_providers(
+            &plan,
+            component,
+            Mode::Run,
+        )?);
         let bindings = manifold_runtime::bind_providers(providers, &plan.providers)?;
         let decoded = manifold_runtime::read_component(&component.source)
             .and_then(|bytes| Ok(manifold_resolve::decode_component(&bytes.bytes, &origin)?));
@@ -435,21 +441,33 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
 
 fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
     let catalog = manifold_runtime::builtin_catalog();
-    let choices = match &args.manifest {
-        Some(path) => manifold_config::Manifest::load(path)?.providers,
+    let (choices, plugins) = match &args.manifest {
+        Some(path) => {
+            let plan = AppPlan::from_manifest(path, &CliOverrides::default(), Mode::Run)?;
+            let plugins =
+                manifold_runtime::plugin_providers(&plan, manifold_runtime::PluginUse::Describe)?;
+            (plan.providers, plugins)
+        }
         None => Default::default(),
     };
-    let offered: Vec<(&str, ProviderKind, &[manifold_config::InterfaceName])> = catalog
+    // Plugins first, as when binding.
+    let mut offered: Vec<(&str, ProviderKind, &[manifold_config::InterfaceName])> = plugins
         .iter()
-        .map(|e| (e.name, ProviderKind::Builtin, e.interfaces.as_slice()))
+        .map(|p| (p.name(), p.kind(), p.interfaces()))
         .collect();
+    offered.extend(
+        catalog
+            .iter()
+            .map(|e| (e.name, ProviderKind::Builtin, e.interfaces.as_slice())),
+    );
     let selected = manifold_runtime::select(&offered, &choices);
     let mut rows = Vec::new();
-    for (entry, chosen) in catalog.iter().zip(&selected) {
-        for interface in &entry.interfaces {
+    for ((name, kind, interfaces), chosen) in offered.iter().zip(&selected) {
+        for interface in interfaces.iter() {
             rows.push((
                 interface.to_string(),
-                entry.name,
+                *name,
+                *kind,
                 chosen.contains(interface),
             ));
         }
@@ -457,14 +475,14 @@ fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let json: Vec<_> = rows
             .iter()
-            .map(|(i, p, s)| serde_json::json!({"interface": i, "provider": p, "kind": "builtin", "selected": s}))
+            .map(|(i, p, k, s)| serde_json::json!({"interface": i, "provider": p, "kind": k.to_string(), "selected": s}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-        for (interface, provider, serves) in rows {
+        for (interface, provider, kind, serves) in rows {
             let mark = if serves { "" } else { "  (not selected)" };
-            println!("{interface:width$}  builtin `{provider}`{mark}");
+            println!("{interface:width$}  {kind} `{provider}`{mark}");
         }
     }
     Ok(ExitCode::SUCCESS)

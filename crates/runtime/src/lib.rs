@@ -11,6 +11,7 @@ mod cache;
 mod engine;
 mod failure;
 mod load;
+mod plugins;
 pub mod run;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineOptions, EpochTicker, new_engine};
 pub use failure::{Failure, describe_failure};
 pub use load::{ComponentBytes, explain_missing_export, read_component};
+pub use plugins::{PluginUse, plugin_providers};
 
 /// An app whose components are compiled, linked and ready to instantiate.
 pub struct App {
@@ -55,9 +57,10 @@ impl App {
         let options = EngineOptions::for_plan(plan, mode);
         let engine = new_engine(&options)?;
         let ticker = EpochTicker::start(&engine);
+        let plugins = plugin_providers(plan, PluginUse::Run)?;
         let mut components = Vec::with_capacity(plan.components.len());
         for component in &plan.components {
-            let loaded = LoadedComponent::load(&engine, component, plan, mode, cache)
+            let loaded = LoadedComponent::load(&engine, component, plan, &plugins, mode, cache)
                 .with_context(|| format!("cannot load component `{}`", component.name))?;
             tracing::debug!(
                 component = component.name,
@@ -90,6 +93,7 @@ impl LoadedComponent {
         engine: &Engine,
         plan: &ComponentPlan,
         app: &AppPlan,
+        plugins: &[Arc<dyn manifold_provider::Provider>],
         mode: Mode,
         cache: Option<&CompileCache>,
     ) -> anyhow::Result<LoadedComponent> {
@@ -98,7 +102,9 @@ impl LoadedComponent {
             Some(cache) => cache.load_or_compile(engine, &bytes)?,
             None => (bytes.compile(engine)?, CacheOutcome::Disabled),
         };
-        let providers = builtin_providers(app, plan, mode)?;
+        // Plugins first: an operator who adds one for an interface means it to serve it.
+        let mut providers = plugins.to_vec();
+        providers.extend(builtin_providers(app, plan, mode)?);
         let bindings = bind_providers(providers, &app.providers)?;
         let mut linker = manifold_provider::Linker::new(engine);
         bindings.add_to_linker(&mut linker)?;

@@ -1,0 +1,29 @@
+//! The host side of plugins: providers whose interfaces arrive at run time.
+//!
+//! - [`PluginProvider`] links a WIT interface function by function with dynamic values
+//!   (`func_new_async`), encodes the arguments in the plugin wire encoding
+//!   ([`manifold_plugin_api::wire`]) and hands them to a [`Transport`];
+//! - [`dylib`]: a dynamic library loaded in-process (the C ABI of `manifold-plugin-api`);
+//! - [`rpc`]: a program spoken to over wRPC on a Unix socket or TCP, started, watched and
+//!   restarted by the host, or already running at an address.
+//!
+//! All of Manifold's `unsafe` for plugins is in this crate (`dylib.rs`).
+
+mod codec;
+pub mod dylib;
+mod handles;
+mod provider;
+pub mod rpc;
+mod transport;
+
+pub use provider::{PluginProvider, interfaces_of};
+pub use transport::{CallError, CallFuture, Transport};
+
+/// Reads a WIT file or directory.
+pub fn load_wit(path: &std::path::Path) -> anyhow::Result<wit_parser::Resolve> {
+    let mut resolve = wit_parser::Resolve::default();
+    resolve
+        .push_path(path)
+        .map_err(|e| anyhow::anyhow!("cannot read WIT {}: {e:#}", path.display()))?;
+    Ok(resolve)
+}

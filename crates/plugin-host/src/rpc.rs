@@ -1,0 +1,362 @@
+//! RPC plugins: a program spoken to over wRPC (framing from `wrpc-transport`; one connection
+//! per call, as wRPC's Unix and TCP transports specify) on a Unix socket or TCP.
+//!
+//! With a `command`, the host starts the program itself: environment cleared (only the
+//! manifest's `env` and `MANIFOLD_PLUGIN_ADDRESS`), working directory set, output forwarded
+//! to the host's log. It is watched and restarted with exponential backoff when it dies; each
+//! start is a new *generation*, which invalidates the handles the previous one issued. Calls
+//! made while it restarts wait for it, up to the call deadline; calls in flight when it died
+//! fail with an error.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use manifold_config::{PluginAddress, PluginPlan};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::{Semaphore, watch};
+use wrpc_transport::Invoke as _;
+
+use crate::transport::{CallError, CallFuture, Transport};
+
+/// Where calls go.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+            Endpoint::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
+}
+
+/// The plugin process's state as calls see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Status {
+    generation: u64,
+    ready: bool,
+}
+
+/// A plugin reached over wRPC.
+pub struct RpcPlugin {
+    name: String,
+    endpoint: Endpoint,
+    timeout: Duration,
+    in_flight: Semaphore,
+    status: watch::Receiver<Status>,
+    /// Stops the supervisor (and so the process) when the plugin is dropped.
+    _supervisor: Option<SupervisorGuard>,
+    /// Keeps the private socket directory of a started plugin.
+    _socket_dir: Option<tempfile::TempDir>,
+}
+
+struct SupervisorGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for SupervisorGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// First wait before restarting a plugin that died, doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A plugin that ran this long before dying restarts without waiting long.
+const HEALTHY_UPTIME: Duration = Duration::from_secs(30);
+/// How long a started plugin has to start listening.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl RpcPlugin {
+    /// Connects to a running plugin, or starts and supervises its command. Needs a Tokio
+    /// runtime.
+    pub fn start(plan: &PluginPlan) -> anyhow::Result<RpcPlugin> {
+        let (endpoint, socket_dir) = match &plan.address {
+            Some(PluginAddress::Unix(path)) => (Endpoint::Unix(path.clone()), None),
+            Some(PluginAddress::Tcp(addr)) => (Endpoint::Tcp(addr.clone()), None),
+            Some(PluginAddress::Nats { .. }) => bail!(
+                "plugin `{}`: RPC over NATS is not supported by this host yet; use unix: or tcp:",
+                plan.name
+            ),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("manifold-plugin-")
+                    .tempdir()
+                    .context("cannot create a directory for the plugin's socket")?;
+                (Endpoint::Unix(dir.path().join("plugin.sock")), Some(dir))
+            }
+        };
+        let (tx, status) = watch::channel(Status {
+            generation: 0,
+            ready: plan.command.is_empty(),
+        });
+        let supervisor = if plan.command.is_empty() {
+            None
+        } else {
+            let handle = tokio::runtime::Handle::try_current()
+                .context("RPC plugins need a Tokio runtime")?;
+            let supervisor = Supervisor {
+                name: plan.name.clone(),
+                command: plan.command.clone(),
+                env: plan.env.clone().into_iter().collect(),
+                cwd: plan.cwd.clone(),
+                endpoint: endpoint.clone(),
+                status: tx,
+            };
+            Some(SupervisorGuard(handle.spawn(supervisor.run())))
+        };
+        Ok(RpcPlugin {
+            name: plan.name.clone(),
+            endpoint,
+            timeout: plan.timeout,
+            in_flight: Semaphore::new(plan.max_in_flight),
+            status,
+            _supervisor: supervisor,
+            _socket_dir: socket_dir,
+        })
+    }
+
+    async fn invoke(&self, instance: &str, func: &str, params: Bytes) -> anyhow::Result<Bytes> {
+        const NO_ASYNC_PATHS: &[&[Option<usize>]] = &[];
+        let (mut outgoing, mut incoming) = match &self.endpoint {
+            Endpoint::Unix(path) => {
+                wrpc_transport::unix::Client::from(path.clone())
+                    .invoke((), instance, func, params, NO_ASYNC_PATHS)
+                    .await?
+            }
+            Endpoint::Tcp(addr) => {
+                wrpc_transport::tcp::Client::from(addr.as_str())
+                    .invoke((), instance, func, params, NO_ASYNC_PATHS)
+                    .await?
+            }
+        };
+        // Every parameter went with the invocation: say so, then read the results.
+        outgoing
+            .shutdown()
+            .await
+            .context("closing the parameters")?;
+        drop(outgoing);
+        let mut results = Vec::new();
+        incoming
+            .read_to_end(&mut results)
+            .await
+            .context("reading the results")?;
+        Ok(results.into())
+    }
+
+    async fn call_inner(
+        &self,
+        instance: &str,
+        func: &str,
+        params: Bytes,
+    ) -> Result<Bytes, CallError> {
+        let what = || format!("{instance}#{func}");
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| CallError::Unreachable {
+                plugin: self.name.clone(),
+                func: what(),
+                message: "the plugin is shutting down".into(),
+            })?;
+        let mut status = self.status.clone();
+        let ready = *status
+            .wait_for(|s| s.ready)
+            .await
+            .map_err(|_| CallError::Unreachable {
+                plugin: self.name.clone(),
+                func: what(),
+                message: "its supervisor stopped".into(),
+            })?;
+        let result = self.invoke(instance, func, params).await;
+        let now = *self.status.borrow();
+        match result {
+            Ok(bytes) if bytes.is_empty() && now.generation != ready.generation => {
+                Err(CallError::Unreachable {
+                    plugin: self.name.clone(),
+                    func: what(),
+                    message: "the plugin restarted during the call".into(),
+                })
+            }
+            Ok(bytes) => Ok(bytes),
+            Err(e) => Err(CallError::Unreachable {
+                plugin: self.name.clone(),
+                func: what(),
+                message: format!("{e:#} (at {})", self.endpoint),
+            }),
+        }
+    }
+}
+
+impl Transport for RpcPlugin {
+    fn call<'a>(&'a self, instance: &'a str, func: &'a str, params: Bytes) -> CallFuture<'a> {
+        Box::pin(async move {
+            match tokio::time::timeout(self.timeout, self.call_inner(instance, func, params)).await
+            {
+                Ok(result) => result,
+                Err(_) => Err(CallError::Timeout {
+                    plugin: self.name.clone(),
+                    func: format!("{instance}#{func}"),
+                    timeout: self.timeout,
+                }),
+            }
+        })
+    }
+
+    fn generation(&self) -> u64 {
+        self.status.borrow().generation
+    }
+}
+
+/// Starts the plugin, waits for it to listen, restarts it when it dies.
+struct Supervisor {
+    name: String,
+    command: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    endpoint: Endpoint,
+    status: watch::Sender<Status>,
+}
+
+impl Supervisor {
+    async fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut generation = 0;
+        loop {
+            generation += 1;
+            let started = Instant::now();
+            match self.start().await {
+                Ok(mut child) => {
+                    if self.wait_listening(&mut child).await {
+                        tracing::info!(
+                            plugin = self.name,
+                            pid = child.id(),
+                            generation,
+                            "plugin ready"
+                        );
+                        self.status.send_replace(Status {
+                            generation,
+                            ready: true,
+                        });
+                        let exit = child.wait().await;
+                        tracing::warn!(plugin = self.name, ?exit, "plugin exited; restarting it");
+                    } else {
+                        let _ = child.kill().await;
+                    }
+                }
+                Err(e) => tracing::error!(plugin = self.name, "cannot start plugin: {e:#}"),
+            }
+            self.status.send_replace(Status {
+                generation,
+                ready: false,
+            });
+            if started.elapsed() >= HEALTHY_UPTIME {
+                backoff = FIRST_BACKOFF;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn start(&self) -> anyhow::Result<tokio::process::Child> {
+        if let Endpoint::Unix(path) = &self.endpoint {
+            let _ = std::fs::remove_file(path);
+        }
+        let (program, args) = self.command.split_first().context("empty command")?;
+        // The program is looked up in the host's PATH; PATH itself is not passed on.
+        let resolved = match program.contains('/') {
+            true => self.cwd.join(program),
+            false => std::env::var("PATH")
+                .ok()
+                .and_then(|path| find_in_path(program, &path))
+                .with_context(|| format!("`{program}` is not in PATH"))?,
+        };
+        let mut command = tokio::process::Command::new(resolved);
+        command
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .env("MANIFOLD_PLUGIN_ADDRESS", self.endpoint.to_string())
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().with_context(|| {
+            format!(
+                "cannot start `{}` in {}",
+                self.command.join(" "),
+                self.cwd.display()
+            )
+        })?;
+        for (stream, is_err) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                false,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                true,
+            ),
+        ] {
+            if let Some(stream) = stream {
+                let name = self.name.clone();
+                tokio::spawn(async move {
+                    let mut lines = tokio::io::BufReader::new(stream).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if is_err {
+                            tracing::warn!(plugin = name, "{line}");
+                        } else {
+                            tracing::info!(plugin = name, "{line}");
+                        }
+                    }
+                });
+            }
+        }
+        Ok(child)
+    }
+
+    /// Polls until the plugin accepts connections; false if it exits or takes too long.
+    async fn wait_listening(&self, child: &mut tokio::process::Child) -> bool {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                tracing::error!(plugin = self.name, %status, "plugin exited before it listened on {}", self.endpoint);
+                return false;
+            }
+            let up = match &self.endpoint {
+                Endpoint::Unix(path) => tokio::net::UnixStream::connect(path).await.is_ok(),
+                Endpoint::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
+            };
+            if up {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::error!(
+            plugin = self.name,
+            "plugin did not listen on {} within {STARTUP_TIMEOUT:?}",
+            self.endpoint
+        );
+        false
+    }
+}
+
+fn find_in_path(program: &str, path: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
