@@ -16,7 +16,8 @@ pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
 pub use limits::{HumanDuration, parse_duration};
 pub use manifest::{
-    ComponentConfig, KeyValueBackend, Manifest, ProviderConfig, ProviderKind, Route,
+    BlobstoreBackend, ComponentConfig, KeyValueBackend, Manifest, ProviderConfig, ProviderKind,
+    Route,
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
+    BlobstoreBackend, ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
     Manifest, OutboundPattern, ProviderConfig, Route,
 };
 
@@ -28,6 +28,8 @@ pub struct CliOverrides {
     pub args: Vec<String>,
     /// Key-value buckets granted to every component.
     pub keyvalue: Vec<String>,
+    /// Blob containers granted to every component.
+    pub blobstore: Vec<String>,
     /// `--config KEY=VALUE`: `wasi:config` values for every component, over everything else;
     /// a later pair with the same key wins.
     pub config: Vec<(String, String)>,
@@ -47,6 +49,8 @@ pub struct AppPlan {
     pub providers: BTreeMap<InterfaceName, ProviderConfig>,
     /// Where the app's key-value buckets are stored.
     pub keyvalue: KeyValueBackend,
+    /// Where the app's blob containers are stored.
+    pub blobstore: BlobstoreBackend,
 }
 
 /// One component with its grants.
@@ -62,6 +66,8 @@ pub struct ComponentPlan {
     pub allow_outbound: Vec<OutboundPattern>,
     /// Key-value buckets the component may open.
     pub keyvalue: Vec<String>,
+    /// Blob containers the component may use.
+    pub blobstore: Vec<String>,
     /// `wasi:config` values from the manifest: the app's `[config]` with the component's
     /// `config` over it. The `config` provider lays the host's `MANIFOLD_CONFIG_*` variables
     /// over these keys (and only these) when it loads.
@@ -97,6 +103,7 @@ impl AppPlan {
             dirs: cli.dirs.clone(),
             allow_outbound: cli.allow_outbound.clone(),
             keyvalue: cli.keyvalue.clone(),
+            blobstore: cli.blobstore.clone(),
             config: BTreeMap::new(),
             config_overrides: cli.config.iter().cloned().collect(),
             limits: cli.limits.resolve(mode),
@@ -111,6 +118,7 @@ impl AppPlan {
             components: vec![component],
             providers: BTreeMap::new(),
             keyvalue: KeyValueBackend::Embedded {},
+            blobstore: BlobstoreBackend::Embedded {},
         })
     }
 
@@ -164,6 +172,8 @@ impl AppPlan {
             allow_outbound.extend(cli.allow_outbound.iter().cloned());
             let mut keyvalue = c.keyvalue.clone();
             keyvalue.extend(cli.keyvalue.iter().cloned());
+            let mut blobstore = c.blobstore.clone();
+            blobstore.extend(cli.blobstore.iter().cloned());
             let mut config = manifest.config.clone();
             config.extend(c.config.clone());
             components.push(ComponentPlan {
@@ -175,6 +185,7 @@ impl AppPlan {
                 dirs,
                 allow_outbound,
                 keyvalue,
+                blobstore,
                 config,
                 config_overrides: cli.config.iter().cloned().collect(),
                 limits: cli.limits.or(&c.limits).or(&manifest.limits).resolve(mode),
@@ -192,6 +203,7 @@ impl AppPlan {
             components,
             providers: manifest.providers,
             keyvalue: manifest.keyvalue,
+            blobstore: manifest.blobstore,
         })
     }
 }
