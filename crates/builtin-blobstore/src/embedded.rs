@@ -239,15 +239,17 @@ impl Backend for Embedded {
         container: &'a ScopedContainer,
     ) -> BoxFuture<'a, BackendResult<ContainerInfo>> {
         let (paths, scope) = (Paths::new(self, container), container.clone());
-        blocking(move || match fs::read_to_string(paths.container.join(CREATED)) {
-            Ok(text) => Ok(ContainerInfo {
-                created_at: text.trim().parse().unwrap_or(0),
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(BackendError::NoSuchContainer(scope.name().to_owned()))
-            }
-            Err(e) => Err(storage(format!("reading container `{}`", scope.name()), e)),
-        })
+        blocking(
+            move || match fs::read_to_string(paths.container.join(CREATED)) {
+                Ok(text) => Ok(ContainerInfo {
+                    created_at: text.trim().parse().unwrap_or(0),
+                }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    Err(BackendError::NoSuchContainer(scope.name().to_owned()))
+                }
+                Err(e) => Err(storage(format!("reading container `{}`", scope.name()), e)),
+            },
+        )
     }
 
     fn delete_container<'a>(
@@ -283,7 +285,11 @@ impl Backend for Embedded {
         container: &'a ScopedContainer,
         name: &'a str,
     ) -> BoxFuture<'a, BackendResult<ObjectInfo>> {
-        let (paths, scope, name) = (Paths::new(self, container), container.clone(), name.to_owned());
+        let (paths, scope, name) = (
+            Paths::new(self, container),
+            container.clone(),
+            name.to_owned(),
+        );
         blocking(move || match fs::metadata(paths.object(&name)) {
             Ok(meta) => Ok(ObjectInfo {
                 created_at: meta
@@ -304,11 +310,15 @@ impl Backend for Embedded {
         start: u64,
         end: u64,
     ) -> BoxFuture<'a, BackendResult<ObjectData>> {
-        let (paths, scope, name) = (Paths::new(self, container), container.clone(), name.to_owned());
+        let (paths, scope, name) = (
+            Paths::new(self, container),
+            container.clone(),
+            name.to_owned(),
+        );
         Box::pin(async move {
             let (file, len) = blocking(move || {
-                let mut file =
-                    File::open(paths.object(&name)).map_err(|e| object_error(&paths, &scope, &name, e))?;
+                let mut file = File::open(paths.object(&name))
+                    .map_err(|e| object_error(&paths, &scope, &name, e))?;
                 let fail = |e| storage(format!("reading object `{name}`"), e);
                 let size = file.metadata().map_err(fail)?.len();
                 let len = range_len(&name, size, start, end)?;
@@ -367,7 +377,11 @@ impl Backend for Embedded {
         container: &'a ScopedContainer,
         names: &'a [String],
     ) -> BoxFuture<'a, BackendResult<()>> {
-        let (paths, scope, names) = (Paths::new(self, container), container.clone(), names.to_vec());
+        let (paths, scope, names) = (
+            Paths::new(self, container),
+            container.clone(),
+            names.to_vec(),
+        );
         blocking(move || {
             paths.require(&scope)?;
             for name in &names {
@@ -444,9 +458,17 @@ impl Backend for Embedded {
 
 /// The error for a failed operation on an existing-or-not object: which of the container or
 /// the object is missing, or a storage failure.
-fn object_error(paths: &Paths, scope: &ScopedContainer, name: &str, err: io::Error) -> BackendError {
+fn object_error(
+    paths: &Paths,
+    scope: &ScopedContainer,
+    name: &str,
+    err: io::Error,
+) -> BackendError {
     if err.kind() != io::ErrorKind::NotFound {
-        return storage(format!("object `{name}` of container `{}`", scope.name()), err);
+        return storage(
+            format!("object `{name}` of container `{}`", scope.name()),
+            err,
+        );
     }
     match paths.require(scope) {
         Err(missing) => missing,

@@ -97,7 +97,10 @@ impl NameStream {
     /// Buffers names until there are more than `want` or the listing ends.
     async fn fill(&mut self, want: usize) -> Result<(), BackendError> {
         while self.buffered.len() <= want && !self.ended {
-            let batch = self.names.next_batch(want + 1 - self.buffered.len()).await?;
+            let batch = self
+                .names
+                .next_batch(want + 1 - self.buffered.len())
+                .await?;
             if batch.is_empty() {
                 self.ended = true;
             }
@@ -108,9 +111,14 @@ impl NameStream {
 
     /// Takes up to `len` names; `true` if none are left after them.
     async fn take(&mut self, len: u64) -> Result<(Vec<String>, bool), BackendError> {
-        let len = usize::try_from(len).unwrap_or(usize::MAX).min(MAX_NAMES_PER_READ);
+        let len = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(MAX_NAMES_PER_READ);
         self.fill(len).await?;
-        let names: Vec<String> = self.buffered.drain(..len.min(self.buffered.len())).collect();
+        let names: Vec<String> = self
+            .buffered
+            .drain(..len.min(self.buffered.len()))
+            .collect();
         Ok((names, self.ended && self.buffered.is_empty()))
     }
 }
@@ -231,7 +239,11 @@ impl blobstore::Host for BlobView<'_> {
         })
     }
 
-    async fn copy_object(&mut self, src: blobstore::ObjectId, dest: blobstore::ObjectId) -> Outcome<()> {
+    async fn copy_object(
+        &mut self,
+        src: blobstore::ObjectId,
+        dest: blobstore::ObjectId,
+    ) -> Outcome<()> {
         let (from, to) = guest_try!(self.two_objects("copy-object", &src, &dest)?);
         let result = from
             .backend
@@ -240,7 +252,11 @@ impl blobstore::Host for BlobView<'_> {
         Ok(result.map_err(|e| guest_error("copy-object", from.backend.kind(), e)))
     }
 
-    async fn move_object(&mut self, src: blobstore::ObjectId, dest: blobstore::ObjectId) -> Outcome<()> {
+    async fn move_object(
+        &mut self,
+        src: blobstore::ObjectId,
+        dest: blobstore::ObjectId,
+    ) -> Outcome<()> {
         let (from, to) = guest_try!(self.two_objects("move-object", &src, &dest)?);
         let result = from
             .backend
@@ -326,7 +342,11 @@ impl container::HostContainer for BlobView<'_> {
         self.delete_objects(c, vec![name]).await
     }
 
-    async fn delete_objects(&mut self, c: Resource<OpenContainer>, names: Vec<String>) -> Outcome<()> {
+    async fn delete_objects(
+        &mut self,
+        c: Resource<OpenContainer>,
+        names: Vec<String>,
+    ) -> Outcome<()> {
         let c = self.open(&c)?;
         for name in &names {
             guest_try!(object_name(name));
@@ -398,12 +418,11 @@ impl container::HostStreamObjectNames for BlobView<'_> {
         let mut skipped = 0u64;
         loop {
             let want = num - skipped;
-            let (batch, ended) = guest_try!(
-                stream
-                    .take(want)
-                    .await
-                    .map_err(|e| guest_error("skip-stream-object-names", kind, e))
-            );
+            let (batch, ended) = guest_try!(stream.take(want).await.map_err(|e| guest_error(
+                "skip-stream-object-names",
+                kind,
+                e
+            )));
             skipped += batch.len() as u64;
             if ended || skipped >= num {
                 return Ok(Ok((skipped, ended)));

@@ -26,7 +26,9 @@ use std::sync::{Arc, LazyLock};
 use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
 
 pub use embedded::{BLOBSTORE_DIR, Embedded, OpenError};
-pub use names::{InvalidName, MAX_NAME_BYTES, ScopedContainer, check_container_name, check_object_name};
+pub use names::{
+    InvalidName, MAX_NAME_BYTES, ScopedContainer, check_container_name, check_object_name,
+};
 
 use backend::Backend;
 use host::{BlobContext, BlobData};

@@ -190,7 +190,14 @@ mod tests {
 
     #[test]
     fn object_names() {
-        for good in ["a", "images/2026/a.png", "a/.../b", ".hidden", "x..y", "a b"] {
+        for good in [
+            "a",
+            "images/2026/a.png",
+            "a/.../b",
+            ".hidden",
+            "x..y",
+            "a b",
+        ] {
             assert_eq!(check_object_name(good), Ok(()), "{good:?}");
         }
         let cases = [

@@ -24,7 +24,9 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt as _;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::pipe::AsyncReadStream;
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{
+    DynInputStream, DynOutputStream, OutputStream, Pollable, StreamError, StreamResult,
+};
 use wasmtime_wasi::runtime::AbortOnDropJoinHandle;
 
 use crate::backend::{BackendResult, ObjectData, ObjectWriter};
@@ -44,7 +46,9 @@ enum Body {
 }
 
 /// What a finished write leaves: the writer, or why it failed (logged).
-fn written((writer, result): (Box<dyn ObjectWriter>, BackendResult<()>)) -> Result<Box<dyn ObjectWriter>, String> {
+fn written(
+    (writer, result): (Box<dyn ObjectWriter>, BackendResult<()>),
+) -> Result<Box<dyn ObjectWriter>, String> {
     match result {
         Ok(()) => Ok(writer),
         Err(err) => {
@@ -75,7 +79,11 @@ pub struct OutgoingValue {
 
 impl OutgoingValue {
     /// `write-data`: where the object goes at `finish`.
-    pub(crate) fn set_target(&mut self, container: OpenContainer, name: String) -> Result<(), String> {
+    pub(crate) fn set_target(
+        &mut self,
+        container: OpenContainer,
+        name: String,
+    ) -> Result<(), String> {
         if let Some((c, n)) = &self.target {
             return Err(format!(
                 "write-data was already called for this outgoing-value (object `{n}` of container `{}`)",
@@ -125,8 +133,9 @@ impl BodyStream {
 #[wasmtime_wasi::async_trait]
 impl Pollable for BodyStream {
     async fn ready(&mut self) {
-        if let Some(Body::Writing(task)) = self.body.take() {
-            self.body = Some(Body::settled(task.await));
+        if let Some(Body::Writing(task)) = &mut self.body {
+            let done = task.await;
+            self.body = Some(Body::settled(done));
         }
     }
 }
@@ -139,7 +148,9 @@ impl OutputStream for BodyStream {
             Some(Body::Ready(mut writer)) => {
                 if bytes.len() > WRITE_CHUNK {
                     self.body = Some(Body::Ready(writer));
-                    return Err(StreamError::trap("write of more bytes than check-write permitted"));
+                    return Err(StreamError::trap(
+                        "write of more bytes than check-write permitted",
+                    ));
                 }
                 if bytes.is_empty() {
                     self.body = Some(Body::Ready(writer));
@@ -158,7 +169,9 @@ impl OutputStream for BodyStream {
             }
             Some(writing @ Body::Writing(_)) => {
                 self.body = Some(writing);
-                Err(StreamError::trap("write without a permit: call check-write first"))
+                Err(StreamError::trap(
+                    "write without a permit: call check-write first",
+                ))
             }
             None => Err(StreamError::Closed),
         }
@@ -248,7 +261,9 @@ impl types::HostOutgoingValue for BlobView<'_> {
             target,
         } = self.table.delete(value)?;
         let Some((container, name)) = target else {
-            tracing::debug!("wasi:blobstore finish of an outgoing-value without write-data: nothing stored");
+            tracing::debug!(
+                "wasi:blobstore finish of an outgoing-value without write-data: nothing stored"
+            );
             return Ok(Ok(()));
         };
         let backend = &container.backend;
@@ -307,7 +322,10 @@ impl types::HostIncomingValue for BlobView<'_> {
     ) -> Outcome<Resource<DynInputStream>> {
         let IncomingValue { data } = self.table.delete(value)?;
         let stream: DynInputStream = Box::new(AsyncReadStream::new(data.reader));
-        Ok(self.table.push(stream).map_err(|err| format!("cannot make a stream: {err}")))
+        Ok(self
+            .table
+            .push(stream)
+            .map_err(|err| format!("cannot make a stream: {err}")))
     }
 
     async fn size(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<u64> {

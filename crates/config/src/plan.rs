@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    BlobstoreBackend, ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
-    Manifest, OutboundPattern, ProviderConfig, Route,
+    BlobstoreBackend, ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits,
+    LimitsConfig, Manifest, OutboundPattern, ProviderConfig, Route,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the

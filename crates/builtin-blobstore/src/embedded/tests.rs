@@ -57,7 +57,10 @@ async fn objects_round_trip_through_containers() {
 
     put(&store, &c, "a/b.txt", b"hello world").await;
     put(&store, &c, ".hidden", b"").await;
-    assert_eq!(read(&store, &c, "a/b.txt", 0, u64::MAX).await, b"hello world");
+    assert_eq!(
+        read(&store, &c, "a/b.txt", 0, u64::MAX).await,
+        b"hello world"
+    );
     assert_eq!(read(&store, &c, "a/b.txt", 6, 8).await, b"wor");
     assert_eq!(read(&store, &c, ".hidden", 0, 0).await, b"");
     assert!(matches!(
