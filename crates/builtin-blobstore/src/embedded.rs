@@ -77,7 +77,13 @@ impl Embedded {
             path: root.clone(),
             source,
         };
-        fs::create_dir_all(&root).map_err(fail)?;
+        if !root.is_dir() {
+            fs::create_dir_all(&root).map_err(fail)?;
+            // So that the directory itself survives a crash, not only what is put in it.
+            File::open(data_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(fail)?;
+        }
         let root = root.canonicalize().map_err(fail)?;
         let mut cleaned = CLEANED.lock().unwrap_or_else(PoisonError::into_inner);
         if cleaned.insert(root.clone()) {
