@@ -60,11 +60,11 @@ fn fetch(server: &Server, name: &str) -> (u16, Vec<u8>) {
     (status, bytes)
 }
 
-/// The content of object `i` of the durability test: its own, and long enough to take
-/// several writes.
+/// The content of object `i` of the durability test: its own, and long enough (about 512 KiB,
+/// dozens of writes) that a kill is likely to land while one is being written.
 fn content(i: usize) -> Vec<u8> {
     let line = format!("object {i} ");
-    line.bytes().cycle().take(100_000 + i % 1000).collect()
+    line.bytes().cycle().take(512 * 1024 + i % 1000).collect()
 }
 
 #[test]
@@ -285,6 +285,7 @@ fn acknowledged_writes_survive_kill_9_and_no_partial_object_is_visible() {
         "the writers got going ({} writes)",
         acked.len()
     );
+    eprintln!("{} acknowledged writes before the kill", acked.len());
 
     let server = app(dir.path(), "durable", &data);
     for &i in &acked {
@@ -331,5 +332,35 @@ fn providers_lists_the_blobstore_interfaces() {
     assert!(
         text.contains("wasi:blobstore/container@0.2.0-draft"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_storage_failure_is_the_guests_error_and_the_app_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = app(dir.path(), "failing", &data);
+    assert_eq!(put(&server, "before", b"1").0, 200);
+    // Break the store behind the server's back: its staging directory becomes a file.
+    let staging = data.join("blobstore").join("failing").join("staging");
+    std::fs::remove_dir(&staging).unwrap();
+    std::fs::write(&staging, b"not a directory").unwrap();
+    let (status, body) = put(&server, "during", b"2");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.starts_with("error: "),
+        "the guest got the error value: {body}"
+    );
+    let logs = server.wait_for_log("wasi:blobstore storage failure");
+    assert!(logs.contains("wasi:blobstore storage failure"), "{logs}");
+    // Reads still work, and the server still serves.
+    assert_eq!(fetch(&server, "before"), (200, b"1".to_vec()));
+    // Repaired, the same server writes again.
+    std::fs::remove_file(&staging).unwrap();
+    std::fs::create_dir(&staging).unwrap();
+    assert_eq!(put(&server, "after", b"3").0, 200);
+    assert_eq!(
+        get(&server.url("/blob/list?container=a")),
+        (200, "after\nbefore\n".into())
     );
 }
