@@ -337,3 +337,101 @@ impl types::HostIncomingValue for BlobView<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+    use super::*;
+    use crate::backend::{BackendError, BoxFuture, ScopedContainer};
+
+    /// Keeps what is written in memory; fails every write once `fail` is set.
+    struct Memory {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        fail: bool,
+    }
+
+    impl ObjectWriter for Memory {
+        fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, BackendResult<()>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                if self.fail {
+                    return Err(BackendError::storage("disk full"));
+                }
+                self.bytes.lock().unwrap().extend_from_slice(&chunk);
+                Ok(())
+            })
+        }
+
+        fn commit<'a>(
+            self: Box<Self>,
+            _: &'a ScopedContainer,
+            _: &'a str,
+        ) -> BoxFuture<'a, BackendResult<()>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn stream(fail: bool) -> (BodyStream, Arc<Mutex<Vec<u8>>>, Home) {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let home = Home::default();
+        let writer = Memory {
+            bytes: bytes.clone(),
+            fail,
+        };
+        let stream = BodyStream {
+            body: Some(Body::Ready(Box::new(writer))),
+            home: home.clone(),
+        };
+        (stream, bytes, home)
+    }
+
+    #[tokio::test]
+    async fn writes_wait_for_a_permit_and_every_byte_reaches_the_writer() {
+        let (mut s, bytes, home) = stream(false);
+        assert_eq!(s.check_write().unwrap(), WRITE_CHUNK);
+        s.write(Bytes::from_static(b"hello ")).unwrap();
+        // On this single-threaded runtime the write has not run yet: no permit, and a second
+        // write before the first is done is a guest error (a trap), not a loss.
+        assert_eq!(s.check_write().unwrap(), 0);
+        assert!(matches!(
+            s.write(Bytes::from_static(b"x")),
+            Err(StreamError::Trap(_))
+        ));
+        s.ready().await;
+        assert_eq!(s.check_write().unwrap(), WRITE_CHUNK);
+        s.write(Bytes::from_static(b"world")).unwrap();
+        s.flush().unwrap();
+        assert!(matches!(
+            s.write(Bytes::from(vec![0; WRITE_CHUNK + 1])),
+            Err(StreamError::Trap(_))
+        ));
+        // Dropped as the guest drops it: the last write finishes, the writer goes home.
+        s.cancel().await;
+        drop(s);
+        assert_eq!(&*bytes.lock().unwrap(), b"hello world");
+        assert!(matches!(*home.lock().unwrap(), Some(Body::Ready(_))));
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_and_stays_failed() {
+        let (mut s, _, home) = stream(true);
+        s.write(Bytes::from_static(b"x")).unwrap();
+        s.ready().await;
+        for _ in 0..2 {
+            assert!(matches!(
+                s.check_write(),
+                Err(StreamError::LastOperationFailed(_))
+            ));
+        }
+        assert!(matches!(
+            s.write(Bytes::from_static(b"y")),
+            Err(StreamError::LastOperationFailed(_))
+        ));
+        drop(s);
+        match home.lock().unwrap().take() {
+            Some(Body::Failed(message)) => assert!(message.contains("disk full"), "{message}"),
+            _ => panic!("the failure went home"),
+        }
+    }
+}
