@@ -112,10 +112,13 @@ pub struct AppArgs {
     /// Grant a key-value bucket (wasi:keyvalue) by name (repeatable).
     #[arg(long = "keyvalue", value_name = "BUCKET")]
     pub keyvalue: Vec<String>,
+    /// Grant a blob container (wasi:blobstore) by name (repeatable).
+    #[arg(long = "blobstore", value_name = "CONTAINER")]
+    pub blobstore: Vec<String>,
     /// Set a wasi:config value for every component, over the manifest and MANIFOLD_CONFIG_* (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
     pub config: Vec<(String, String)>,
-    /// Where the app's data (key-value database) lives [default: ~/.local/share/manifold/APP, or $MANIFOLD_DATA_DIR/APP].
+    /// Where the app's data (key-value database, blob containers) lives [default: ~/.local/share/manifold/APP, or $MANIFOLD_DATA_DIR/APP].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Wall-clock deadline per run or request, e.g. 30s, 500ms [serve default: 30s; run: none].
@@ -264,6 +267,7 @@ fn overrides(app: &AppArgs, args: Vec<String>, max_instances: Option<u32>) -> Cl
         },
         args,
         keyvalue: app.keyvalue.clone(),
+        blobstore: app.blobstore.clone(),
         config: app.config.clone(),
         data_dir: app.data_dir.clone(),
     }

@@ -72,6 +72,11 @@ struct Guest {
 
 const GUESTS: &[Guest] = &[
     Guest {
+        name: "blob-probe",
+        core_module: "blob_probe.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "cli-probe",
         core_module: "cli-probe.wasm",
         adapter: Adapter::Command,

@@ -30,6 +30,9 @@ pub struct Manifest {
     /// Where the app's `wasi:keyvalue` buckets are stored (`[keyvalue]`).
     #[serde(default)]
     pub keyvalue: KeyValueBackend,
+    /// Where the app's `wasi:blobstore` containers are stored (`[blobstore]`).
+    #[serde(default)]
+    pub blobstore: BlobstoreBackend,
     /// Plugins: providers of host interfaces loaded at run time (`[plugins.NAME]`).
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
@@ -92,6 +95,22 @@ impl From<PluginKind> for ProviderKind {
     }
 }
 
+/// The app's blob store backend: `[blobstore]` with `type = "embedded"` (the default). A
+/// NATS JetStream object store is planned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum BlobstoreBackend {
+    /// A directory tree, `blobstore/` in the app's data directory. (A struct variant, so
+    /// that `deny_unknown_fields` refuses stray keys.)
+    Embedded {},
+}
+
+impl Default for BlobstoreBackend {
+    fn default() -> BlobstoreBackend {
+        BlobstoreBackend::Embedded {}
+    }
+}
+
 /// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default) or
 /// `type = "redis"` and a `url`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -139,6 +158,9 @@ pub struct ComponentConfig {
     /// Key-value buckets this component may open (`wasi:keyvalue`).
     #[serde(default)]
     pub keyvalue: Vec<String>,
+    /// Blob containers this component may use (`wasi:blobstore`).
+    #[serde(default)]
+    pub blobstore: Vec<String>,
     /// `wasi:config` values for this component, over the app's `[config]`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
@@ -672,6 +694,23 @@ mod tests {
                 "[keyvalue]\ntype = \"redis\"\nurl = \"http://x\"\n",
                 "not a Redis URL",
             ),
+        ] {
+            let err = parse(&format!("{text}{one}")).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn blobstore_grants_and_backend() {
+        let one = "[component.a]\nsource = \"a\"\nblobstore = [\"photos\", \"docs\"]\n";
+        let m = parse(one).unwrap();
+        assert_eq!(m.blobstore, BlobstoreBackend::Embedded {});
+        assert_eq!(m.component["a"].blobstore, ["photos", "docs"]);
+        let embedded = parse(&format!("[blobstore]\ntype = \"embedded\"\n{one}")).unwrap();
+        assert_eq!(embedded.blobstore, BlobstoreBackend::Embedded {});
+        for (text, needle) in [
+            ("[blobstore]\ntype = \"s3\"\n", "s3"),
+            ("[blobstore]\ntype = \"embedded\"\npath = \"x\"\n", "path"),
         ] {
             let err = parse(&format!("{text}{one}")).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");

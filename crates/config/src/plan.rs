@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
-    Manifest, OutboundPattern, PluginPlan, ProviderConfig, Route,
+    BlobstoreBackend, ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits,
+    LimitsConfig, Manifest, OutboundPattern, PluginPlan, ProviderConfig, Route,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -28,6 +28,8 @@ pub struct CliOverrides {
     pub args: Vec<String>,
     /// Key-value buckets granted to every component.
     pub keyvalue: Vec<String>,
+    /// Blob containers granted to every component.
+    pub blobstore: Vec<String>,
     /// `--config KEY=VALUE`: `wasi:config` values for every component, over everything else;
     /// a later pair with the same key wins.
     pub config: Vec<(String, String)>,
@@ -49,6 +51,8 @@ pub struct AppPlan {
     pub keyvalue: KeyValueBackend,
     /// The app's plugins (`[plugins.NAME]`), by name.
     pub plugins: Vec<PluginPlan>,
+    /// Where the app's blob containers are stored.
+    pub blobstore: BlobstoreBackend,
 }
 
 /// One component with its grants.
@@ -64,6 +68,8 @@ pub struct ComponentPlan {
     pub allow_outbound: Vec<OutboundPattern>,
     /// Key-value buckets the component may open.
     pub keyvalue: Vec<String>,
+    /// Blob containers the component may use.
+    pub blobstore: Vec<String>,
     /// `wasi:config` values from the manifest: the app's `[config]` with the component's
     /// `config` over it. The `config` provider lays the host's `MANIFOLD_CONFIG_*` variables
     /// over these keys (and only these) when it loads.
@@ -99,6 +105,7 @@ impl AppPlan {
             dirs: cli.dirs.clone(),
             allow_outbound: cli.allow_outbound.clone(),
             keyvalue: cli.keyvalue.clone(),
+            blobstore: cli.blobstore.clone(),
             config: BTreeMap::new(),
             config_overrides: cli.config.iter().cloned().collect(),
             limits: cli.limits.resolve(mode),
@@ -114,6 +121,7 @@ impl AppPlan {
             providers: BTreeMap::new(),
             keyvalue: KeyValueBackend::Embedded {},
             plugins: Vec::new(),
+            blobstore: BlobstoreBackend::Embedded {},
         })
     }
 
@@ -167,6 +175,8 @@ impl AppPlan {
             allow_outbound.extend(cli.allow_outbound.iter().cloned());
             let mut keyvalue = c.keyvalue.clone();
             keyvalue.extend(cli.keyvalue.iter().cloned());
+            let mut blobstore = c.blobstore.clone();
+            blobstore.extend(cli.blobstore.iter().cloned());
             let mut config = manifest.config.clone();
             config.extend(c.config.clone());
             components.push(ComponentPlan {
@@ -178,6 +188,7 @@ impl AppPlan {
                 dirs,
                 allow_outbound,
                 keyvalue,
+                blobstore,
                 config,
                 config_overrides: cli.config.iter().cloned().collect(),
                 limits: cli.limits.or(&c.limits).or(&manifest.limits).resolve(mode),
@@ -200,6 +211,7 @@ impl AppPlan {
                 .iter()
                 .map(|(name, p)| PluginPlan::from_config(name, p, base))
                 .collect(),
+            blobstore: manifest.blobstore,
         })
     }
 }

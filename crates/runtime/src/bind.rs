@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::bail;
+use manifold_builtin_blobstore::{BlobstoreError, BlobstoreProvider};
 use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_http::HttpProvider;
 use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider};
 use manifold_builtin_wasi::WasiProvider;
 use manifold_config::{
-    AppPlan, ComponentPlan, InterfaceName, KeyValueBackend, Mode, ProviderConfig, ProviderKind,
+    AppPlan, BlobstoreBackend, ComponentPlan, InterfaceName, KeyValueBackend, Mode, ProviderConfig,
+    ProviderKind,
 };
 use manifold_keyvalue_redis::RedisBackend;
 use manifold_provider::{Bindings, Provider};
@@ -42,6 +44,11 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
             interfaces: KeyValueProvider::offered(),
         },
         BuiltinCatalogEntry {
+            name: BlobstoreProvider::NAME,
+            description: "wasi:blobstore blobstore, container, types at 0.2.0-draft (embedded directory tree)",
+            interfaces: BlobstoreProvider::offered(),
+        },
+        BuiltinCatalogEntry {
             name: ConfigProvider::NAME,
             description: "wasi:config store at 0.2.0-draft (the manifest's values, MANIFOLD_CONFIG_* and --config over them)",
             interfaces: ConfigProvider::offered(),
@@ -57,12 +64,27 @@ pub fn builtin_providers(
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let keyvalue = keyvalue_provider(app, component)
         .map_err(|e| anyhow::anyhow!("key-value store of component `{}`: {e}", component.name))?;
+    let blobstore = blobstore_provider(app, component)
+        .map_err(|e| anyhow::anyhow!("blob store of component `{}`: {e}", component.name))?;
     Ok(vec![
         Arc::new(WasiProvider::new(component, mode)?),
         Arc::new(HttpProvider::new(component)),
         Arc::new(keyvalue),
+        Arc::new(blobstore),
         Arc::new(ConfigProvider::new(component)),
     ])
+}
+
+/// The `blobstore` provider of one component, on the app's backend (`[blobstore]`).
+fn blobstore_provider(
+    app: &AppPlan,
+    component: &ComponentPlan,
+) -> Result<BlobstoreProvider, BlobstoreError> {
+    match &app.blobstore {
+        BlobstoreBackend::Embedded {} => {
+            BlobstoreProvider::new(&app.data_dir, &app.name, &component.blobstore)
+        }
+    }
 }
 
 /// The `keyvalue` provider of one component, on the app's backend (`[keyvalue]`).
