@@ -20,8 +20,8 @@ pub use manifest::{
     ComponentConfig, KeyValueBackend, Manifest, PluginConfig, PluginKind, ProviderConfig,
     ProviderKind, Route,
 };
-pub use plugin::{PluginAddress, PluginPlan};
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
+pub use plugin::{PluginAddress, PluginPlan};
 
 /// Errors from reading and validating configuration.
 #[derive(Debug, thiserror::Error)]

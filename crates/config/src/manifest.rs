@@ -92,7 +92,6 @@ impl From<PluginKind> for ProviderKind {
     }
 }
 
-
 /// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default) or
 /// `type = "redis"` and a `url`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -360,7 +359,10 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
                 return Err("`path` is for dylib and wasm plugins; an rpc plugin has `command` and/or `address`".into());
             }
             if p.wit.is_none() {
-                return Err("an rpc plugin needs `wit`, the WIT file (or directory) of what it serves".into());
+                return Err(
+                    "an rpc plugin needs `wit`, the WIT file (or directory) of what it serves"
+                        .into(),
+                );
             }
             if p.command.is_none() && p.address.is_none() {
                 return Err("an rpc plugin needs `command` (the host starts it) or `address` (it is already running)".into());
@@ -373,7 +375,12 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
             if let Some(address) = &p.address {
                 crate::PluginAddress::parse(address)?;
             }
-            if p.subject.is_some() && !p.address.as_deref().is_some_and(|a| a.starts_with("nats://")) {
+            if p.subject.is_some()
+                && !p
+                    .address
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("nats://"))
+            {
                 return Err("`subject` is for an address `nats://…`".into());
             }
             if p.max_in_flight == Some(0) {
@@ -526,12 +533,30 @@ mod tests {
         let base = "[component.a]\nsource = \"a\"\n";
         for (plugin, needle) in [
             ("[plugins.p]\nkind = \"dylib\"\n", "needs `path`"),
-            ("[plugins.p]\nkind = \"rpc\"\nwit = \"x.wit\"\n", "needs `command`"),
-            ("[plugins.p]\nkind = \"rpc\"\ncommand = [\"x\"]\n", "needs `wit`"),
-            ("[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = []\n", "`command` is empty"),
-            ("[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\naddress = \"http://x\"\n", "expected unix:PATH"),
-            ("[plugins.p]\nkind = \"dylib\"\npath = \"l.so\"\ncommand = [\"x\"]\n", "for rpc plugins only"),
-            ("[plugins.\"a b\"]\nkind = \"wasm\"\npath = \"p.wasm\"\n", "letters, digits"),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"x.wit\"\n",
+                "needs `command`",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\ncommand = [\"x\"]\n",
+                "needs `wit`",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = []\n",
+                "`command` is empty",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\naddress = \"http://x\"\n",
+                "expected unix:PATH",
+            ),
+            (
+                "[plugins.p]\nkind = \"dylib\"\npath = \"l.so\"\ncommand = [\"x\"]\n",
+                "for rpc plugins only",
+            ),
+            (
+                "[plugins.\"a b\"]\nkind = \"wasm\"\npath = \"p.wasm\"\n",
+                "letters, digits",
+            ),
             ("[plugins.p]\nkind = \"lua\"\n", "unknown variant"),
         ] {
             let text = format!("{base}{plugin}");

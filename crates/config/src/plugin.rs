@@ -23,7 +23,9 @@ impl PluginAddress {
     pub fn parse(text: &str) -> Result<PluginAddress, String> {
         if let Some(path) = text.strip_prefix("unix:") {
             if path.is_empty() {
-                return Err("address `unix:` needs a socket path, e.g. unix:/run/billing.sock".into());
+                return Err(
+                    "address `unix:` needs a socket path, e.g. unix:/run/billing.sock".into(),
+                );
             }
             Ok(PluginAddress::Unix(PathBuf::from(path)))
         } else if let Some(addr) = text.strip_prefix("tcp:") {
@@ -36,7 +38,9 @@ impl PluginAddress {
                 )),
             }
         } else if text.starts_with("nats://") {
-            Ok(PluginAddress::Nats { url: text.to_string() })
+            Ok(PluginAddress::Nats {
+                url: text.to_string(),
+            })
         } else {
             Err(format!(
                 "address {text:?}: expected unix:PATH, tcp:HOST:PORT or nats://HOST:PORT"
@@ -139,7 +143,9 @@ mod tests {
         assert!(PluginAddress::parse("unix:").is_err());
         assert!(PluginAddress::parse("http://x").is_err());
         assert_eq!(
-            PluginAddress::parse("nats://127.0.0.1:4222").unwrap().to_string(),
+            PluginAddress::parse("nats://127.0.0.1:4222")
+                .unwrap()
+                .to_string(),
             "nats://127.0.0.1:4222"
         );
     }
