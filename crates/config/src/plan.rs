@@ -198,7 +198,7 @@ impl AppPlan {
             plugins: manifest
                 .plugins
                 .iter()
-                .map(|(name, p)| PluginPlan::from_config(name, p, &base))
+                .map(|(name, p)| PluginPlan::from_config(name, p, base))
                 .collect(),
         })
     }
