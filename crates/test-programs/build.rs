@@ -117,6 +117,16 @@ const GUESTS: &[Guest] = &[
         core_module: "kv_draft2.wasm",
         adapter: Adapter::Proxy,
     },
+    Guest {
+        name: "plugin-conformance",
+        core_module: "plugin-conformance.wasm",
+        adapter: Adapter::Command,
+    },
+    Guest {
+        name: "plugin-conformance-provider",
+        core_module: "plugin_conformance_provider.wasm",
+        adapter: Adapter::Reactor,
+    },
 ];
 
 /// A program written to `OUT_DIR`, for `programs.rs`.

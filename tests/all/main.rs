@@ -9,6 +9,7 @@ mod config;
 mod inspect;
 mod keyvalue;
 mod keyvalue_redis;
+mod plugins;
 mod providers;
 mod redis_server;
 mod run;

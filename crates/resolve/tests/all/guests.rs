@@ -22,11 +22,13 @@ fn every_guest_resolves_against_the_builtins() {
             "config-probe",
             "http-counter",
             "blob-probe",
+            "plugin-conformance",
         ]
         .contains(name)
         {
-            // wasi:keyvalue, wasi:config and wasi:blobstore guests: their providers sit above this crate;
-            // they are checked against the real host end to end (tests/all/inspect.rs).
+            // wasi:keyvalue, wasi:config, wasi:blobstore and plugin conformance guests: their
+            // providers sit above this crate; they are checked against the real host end to
+            // end (tests/all/inspect.rs, tests/all/plugins.rs).
             continue;
         }
         if *name == "import-unknown" {
