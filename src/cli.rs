@@ -286,11 +286,13 @@ fn cache(app: &AppArgs) -> Option<CompileCache> {
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let overrides = overrides(&args.app, args.args.clone(), None);
     let plan = plan(args.component.as_deref(), &args.app, &overrides, Mode::Run)?;
-    let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Loading may start plugin processes, whose supervisors run on this runtime.
+    let _enter = runtime.enter();
+    let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
     runtime.block_on(async {
         for component in &app.components {
             match manifold_runtime::run::run_cli(&app.engine, component).await? {
@@ -317,12 +319,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &overrides,
         Mode::Serve,
     )?;
-    let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
-    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let _enter = runtime.enter();
+    let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
+    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
     runtime.block_on(async move {
         let listener = manifold_serve::bind(args.listen).await?;
         let local = listener.local_addr()?;

@@ -1,0 +1,138 @@
+//! The conformance guest against the Rust example plugins: a dynamic library written with
+//! `manifold-plugin-sdk`, and an ordinary `wit-bindgen-wrpc` server over a Unix socket and
+//! over TCP. Same guest, same checks as every other kind (`plugins.rs`).
+
+use manifold_test_plugins as plugins;
+
+use crate::plugins::{assert_conformance, conformance_manifest, run_conformance};
+use crate::util::{manifold, scratch_with, stderr, stdout};
+
+const WIT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/crates/test-programs/wit/conformance.wit"
+);
+
+#[test]
+fn rust_dylib_plugin_passes_conformance() {
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.rust]\nkind = \"dylib\"\npath = {:?}\n",
+            plugins::RUST_DYLIB
+        )),
+    );
+    assert_conformance(&run_conformance(dir.path()), "Rust dylib plugin");
+}
+
+#[test]
+fn rust_wrpc_server_passes_conformance_over_a_unix_socket() {
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.rust]\nkind = \"rpc\"\nwit = {WIT:?}\ncommand = [{:?}]\n",
+            plugins::RUST_RPC
+        )),
+    );
+    assert_conformance(
+        &run_conformance(dir.path()),
+        "Rust wRPC plugin (unix socket)",
+    );
+}
+
+#[test]
+fn rust_wrpc_server_passes_conformance_over_tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.rust]\nkind = \"rpc\"\nwit = {WIT:?}\ncommand = [{:?}]\naddress = \"tcp:127.0.0.1:{port}\"\n",
+            plugins::RUST_RPC
+        )),
+    );
+    assert_conformance(&run_conformance(dir.path()), "Rust wRPC plugin (tcp)");
+}
+
+#[test]
+fn rust_wrpc_server_already_running_passes_conformance() {
+    let socket_dir = tempfile::tempdir().unwrap();
+    let socket = socket_dir.path().join("plugin.sock");
+    let mut server = std::process::Command::new(plugins::RUST_RPC)
+        .env(
+            "MANIFOLD_PLUGIN_ADDRESS",
+            format!("unix:{}", socket.display()),
+        )
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.rust]\nkind = \"rpc\"\nwit = {WIT:?}\naddress = \"unix:{}\"\n",
+            socket.display()
+        )),
+    );
+    let out = run_conformance(dir.path());
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_conformance(&out, "Rust wRPC plugin (already running)");
+}
+
+/// A panic in a Rust dylib plugin fails that call (the guest traps with the panic's
+/// message) and nothing else: the host reports it and exits as for any guest failure.
+#[test]
+fn a_panicking_rust_dylib_plugin_fails_only_the_call() {
+    let plugin =
+        manifold_plugin_host::dylib::DylibPlugin::load("rust", plugins::RUST_DYLIB.as_ref())
+            .unwrap();
+    let instance = "manifold:conformance/types@0.1.0";
+    let mut params = Vec::new();
+    manifold_plugin_api::wire::put::bytes(&mut params, b"panic");
+    let err = plugin.call_sync(instance, "shout", &params).unwrap_err();
+    assert!(
+        matches!(err, manifold_plugin_host::CallError::Panic { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("asked to panic"), "{err}");
+    // The plugin still answers.
+    let mut params = Vec::new();
+    manifold_plugin_api::wire::put::bytes(&mut params, b"hi");
+    let reply = plugin.call_sync(instance, "shout", &params).unwrap();
+    assert_eq!(&reply[..], b"\x02HI");
+}
+
+#[test]
+fn plugins_are_listed_with_their_kind() {
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.fast]\nkind = \"dylib\"\npath = {:?}\n\n[plugins.remote]\nkind = \"rpc\"\nwit = {WIT:?}\ncommand = [\"/nonexistent\"]\n\n[providers.\"manifold:conformance/types\"]\nkind = \"rpc\"\nname = \"remote\"\n",
+            plugins::RUST_DYLIB
+        )),
+    );
+    let out = manifold()
+        .args(["providers", "--manifest"])
+        .arg(dir.path().join("manifold.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.starts_with("manifold:conformance/types@0.1.0") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} row:\n{text}"))
+            .to_string()
+    };
+    assert!(line("rpc `remote`").ends_with("`remote`"), "{text}");
+    assert!(line("dylib `fast`").contains("(not selected)"), "{text}");
+    assert!(
+        line("builtin `conformance`").contains("(not selected)"),
+        "{text}"
+    );
+}
