@@ -117,6 +117,11 @@ const GUESTS: &[Guest] = &[
         core_module: "plugin-conformance.wasm",
         adapter: Adapter::Command,
     },
+    Guest {
+        name: "plugin-conformance-provider",
+        core_module: "plugin_conformance_provider.wasm",
+        adapter: Adapter::Reactor,
+    },
 ];
 
 /// A program written to `OUT_DIR`, for `programs.rs`.
