@@ -8,15 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 
 use manifold_plugin_api::wire::{Reader, put};
 use manifold_plugin_host::CallError;
 use manifold_plugin_host::dylib::DylibPlugin;
-use manifold_test_programs as programs;
 
-use crate::util::{manifold, stderr, stdout};
+use crate::plugins::{assert_conformance, conformance_manifest, run_conformance};
+use crate::util::{manifold, scratch_with, stderr, stdout};
 
 const INTERFACE: &str = "manifold:conformance/types@0.1.0";
 
@@ -64,51 +64,30 @@ pub fn c_library(source: &str) -> PathBuf {
 }
 
 /// A directory with a `manifold.toml` that runs the conformance guest with plugin `c` of kind
-/// dylib at `library`, chosen explicitly for the conformance interface (so a built-in
-/// provider of it cannot stand in).
+/// dylib at `library`, chosen explicitly for the conformance interface (so the built-in
+/// reference provider cannot stand in).
 fn app_with_dylib(library: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = format!(
-        "name = \"conformance\"\n\n\
-         [component.conformance]\nsource = {:?}\n\n\
-         [plugins.c]\nkind = \"dylib\"\npath = {:?}\n\n\
-         [providers.\"manifold:conformance/types\"]\nkind = \"dylib\"\nname = \"c\"\n",
-        programs::PLUGIN_CONFORMANCE,
-        library.display().to_string(),
-    );
-    std::fs::write(dir.path().join("manifold.toml"), manifest).unwrap();
-    dir
+    scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.c]\nkind = \"dylib\"\npath = {:?}\n\n\
+             [providers.\"manifold:conformance/types\"]\nkind = \"dylib\"\nname = \"c\"\n",
+            library.display().to_string(),
+        )),
+    )
 }
-
-fn run_in(dir: &Path) -> Output {
-    manifold()
-        .arg("run")
-        .current_dir(dir)
-        .output()
-        .expect("spawn manifold run")
-}
-
-/// The one line every conformance run prints last when all its checks passed
-/// (`crates/test-programs/guests/plugin-conformance`).
-const ALL_PASSED: &str = "all 18 checks passed";
 
 #[test]
 fn the_conformance_guest_passes_against_the_c_plugin() {
     let dir = app_with_dylib(&c_library(CONFORMANCE_C));
-    let out = run_in(dir.path());
-    let context = format!("--- stdout\n{}--- stderr\n{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(0), "{context}");
-    let text = stdout(&out);
-    assert!(!text.contains("FAIL"), "{context}");
-    assert_eq!(text.lines().filter(|l| l.starts_with("ok ")).count(), 18);
-    assert_eq!(text.lines().last(), Some(ALL_PASSED), "{context}");
+    assert_conformance(&run_conformance(dir.path()), "C dylib plugin `c`");
 }
 
 /// `manifold run` of an app whose plugin cannot be loaded: exit 125 (the host could not
 /// start the app, docs/cli.md), never a signal, and stderr for the message.
 fn refused(library: &Path) -> String {
     let dir = app_with_dylib(library);
-    let out = run_in(dir.path());
+    let out = run_conformance(dir.path());
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(125), "{err}");
     assert!(err.contains("plugin `c`"), "names the plugin: {err}");
@@ -186,9 +165,9 @@ fn providers_and_inspect_list_the_c_plugin_as_a_dylib() {
     let text = stdout(&out);
     let line = text
         .lines()
-        .find(|l| l.contains(INTERFACE) && l.contains("dylib"))
-        .unwrap_or_else(|| panic!("no dylib line for {INTERFACE}: {text}"));
-    assert!(line.contains('c'), "{line}");
+        .find(|l| l.starts_with(INTERFACE) && l.contains("dylib `c`"))
+        .unwrap_or_else(|| panic!("no line for plugin `c`: {text}"));
+    assert!(!line.contains("not selected"), "{line}");
 
     let out = manifold()
         .args(["inspect", "--json"])
