@@ -10,6 +10,7 @@ mod inspect;
 mod keyvalue;
 mod keyvalue_redis;
 mod plugins;
+mod plugins_dylib;
 mod plugins_rust;
 mod providers;
 mod redis_server;
