@@ -58,6 +58,17 @@ fn two_apps_on_one_redis_do_not_share_keys() {
         get(&app_one.url("/draft/get?bucket=default&key=k")),
         (200, "one".into())
     );
+    // Two apps of two components each, in two processes, all four components having used
+    // the store: one connection per process.
+    assert_eq!(
+        get(&app_one.url("/draft2/get?bucket=default&key=k")),
+        (200, "one".into())
+    );
+    assert_eq!(
+        get(&app_two.url("/draft/get?bucket=default&key=k")),
+        (200, "two".into())
+    );
+    assert_eq!(redis.clients(), 2);
     // Grants still apply: a bucket the manifest does not list is denied.
     assert_eq!(
         get(&app_one.url("/draft/open?bucket=secret")),

@@ -32,8 +32,8 @@ pub struct Manifest {
     pub keyvalue: KeyValueBackend,
 }
 
-/// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default) or
-/// `type = "redis"` and a `url`.
+/// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default), or
+/// `type = "redis"` or `type = "nats"` and a `url`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum KeyValueBackend {
@@ -42,6 +42,9 @@ pub enum KeyValueBackend {
     Embedded {},
     /// A Redis server, e.g. `redis://127.0.0.1:6379` (`rediss://` for TLS, `/N` for a db).
     Redis { url: String },
+    /// A NATS server with JetStream, e.g. `nats://127.0.0.1:4222` (`tls://` for TLS; several
+    /// servers of a cluster separated by commas).
+    Nats { url: String },
 }
 
 impl Default for KeyValueBackend {
@@ -52,6 +55,9 @@ impl Default for KeyValueBackend {
 
 /// The URL schemes the Redis backend understands.
 const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
+
+/// The URL schemes the NATS backend understands.
+const NATS_SCHEMES: [&str; 2] = ["nats://", "tls://"];
 
 /// One component of the app and the capabilities granted to it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -216,6 +222,19 @@ impl Manifest {
                 "[keyvalue]: url {url:?} is not a Redis URL; expected one starting with {}, \
                  e.g. \"redis://127.0.0.1:6379\"",
                 REDIS_SCHEMES.join(", ")
+            )));
+        }
+        if let KeyValueBackend::Nats { url } = &self.keyvalue
+            && !url.split(',').all(|server| {
+                NATS_SCHEMES
+                    .iter()
+                    .any(|scheme| server.trim().starts_with(scheme))
+            })
+        {
+            return Err(invalid(format!(
+                "[keyvalue]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                 separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                NATS_SCHEMES.join(" or ")
             )));
         }
         let mut routes: BTreeMap<&Route, &str> = BTreeMap::new();
@@ -439,6 +458,16 @@ mod tests {
                 url: "redis://127.0.0.1:6379".into()
             }
         );
+        let nats = parse(&format!(
+            "[keyvalue]\ntype = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n{one}"
+        ))
+        .unwrap();
+        assert_eq!(
+            nats.keyvalue,
+            KeyValueBackend::Nats {
+                url: "nats://127.0.0.1:4222".into()
+            }
+        );
         for (text, needle) in [
             ("[keyvalue]\ntype = \"memcached\"\n", "memcached"),
             ("[keyvalue]\ntype = \"redis\"\n", "url"),
@@ -453,6 +482,11 @@ mod tests {
             (
                 "[keyvalue]\ntype = \"redis\"\nurl = \"http://x\"\n",
                 "not a Redis URL",
+            ),
+            ("[keyvalue]\ntype = \"nats\"\n", "url"),
+            (
+                "[keyvalue]\ntype = \"nats\"\nurl = \"nats://a:4222,redis://b\"\n",
+                "not a NATS URL",
             ),
         ] {
             let err = parse(&format!("{text}{one}")).unwrap_err();

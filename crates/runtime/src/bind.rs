@@ -12,6 +12,7 @@ use manifold_builtin_wasi::WasiProvider;
 use manifold_config::{
     AppPlan, ComponentPlan, InterfaceName, KeyValueBackend, Mode, ProviderConfig, ProviderKind,
 };
+use manifold_keyvalue_nats::NatsBackend;
 use manifold_keyvalue_redis::RedisBackend;
 use manifold_provider::{Bindings, Provider};
 
@@ -38,7 +39,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
         },
         BuiltinCatalogEntry {
             name: KeyValueProvider::NAME,
-            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb, or Redis)",
+            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb, Redis, or NATS JetStream)",
             interfaces: KeyValueProvider::offered(),
         },
         BuiltinCatalogEntry {
@@ -74,11 +75,20 @@ fn keyvalue_provider(
         KeyValueBackend::Embedded {} => {
             KeyValueProvider::new(&app.data_dir, &app.name, &component.keyvalue)
         }
+        // One backend, so one connection, per URL in this process, whatever the number of
+        // components and apps using it.
         KeyValueBackend::Redis { url } => {
             KeyValueProvider::with_backend(&app.name, &component.keyvalue, |_| {
                 let backend =
-                    RedisBackend::new(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
-                Ok(Arc::new(backend))
+                    RedisBackend::shared(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
+                Ok(backend)
+            })
+        }
+        KeyValueBackend::Nats { url } => {
+            KeyValueProvider::with_backend(&app.name, &component.keyvalue, |_| {
+                let backend =
+                    NatsBackend::shared(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
+                Ok(backend)
             })
         }
     }
