@@ -5,6 +5,7 @@
 
 mod cache;
 mod config;
+mod config_keyvalue;
 mod inspect;
 mod keyvalue;
 mod keyvalue_nats;

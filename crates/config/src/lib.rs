@@ -16,7 +16,7 @@ pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
 pub use limits::{HumanDuration, parse_duration};
 pub use manifest::{
-    ComponentConfig, KeyValueBackend, Manifest, ProviderConfig, ProviderKind, Route,
+    ComponentConfig, ConfigSource, KeyValueBackend, Manifest, ProviderConfig, ProviderKind, Route,
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 

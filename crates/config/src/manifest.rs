@@ -30,6 +30,34 @@ pub struct Manifest {
     /// Where the app's `wasi:keyvalue` buckets are stored (`[keyvalue]`).
     #[serde(default)]
     pub keyvalue: KeyValueBackend,
+    /// Where `wasi:config` values come from besides the manifest (`[config-source]`).
+    #[serde(default)]
+    pub config_source: ConfigSource,
+}
+
+/// Where an app's `wasi:config` values come from besides the manifest: `[config-source]` with
+/// `type = "manifest"` (the default: nowhere else) or `type = "keyvalue"`: a bucket of the
+/// app's key-value backend (`[keyvalue]`), read on every call, so every instance in a cluster
+/// sees the same, current values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ConfigSource {
+    Manifest {},
+    Keyvalue {
+        /// The bucket holding the values (default `config`), scoped to the app like any other.
+        #[serde(default = "default_config_bucket")]
+        bucket: String,
+    },
+}
+
+impl Default for ConfigSource {
+    fn default() -> ConfigSource {
+        ConfigSource::Manifest {}
+    }
+}
+
+fn default_config_bucket() -> String {
+    "config".into()
 }
 
 /// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default), or
@@ -458,6 +486,16 @@ mod tests {
                 url: "redis://127.0.0.1:6379".into()
             }
         );
+        let source = parse(&format!("[config-source]\ntype = \"keyvalue\"\n{one}")).unwrap();
+        assert_eq!(
+            source.config_source,
+            ConfigSource::Keyvalue {
+                bucket: "config".into()
+            }
+        );
+        assert_eq!(parse(one).unwrap().config_source, ConfigSource::Manifest {});
+        let err = parse(&format!("[config-source]\ntype = \"etcd\"\n{one}")).unwrap_err();
+        assert!(err.contains("etcd"), "{err}");
         let nats = parse(&format!(
             "[keyvalue]\ntype = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n{one}"
         ))

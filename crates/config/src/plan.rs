@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits, LimitsConfig,
-    Manifest, OutboundPattern, ProviderConfig, Route,
+    ConfigError, ConfigSource, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits,
+    LimitsConfig, Manifest, OutboundPattern, ProviderConfig, Route,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -47,6 +47,8 @@ pub struct AppPlan {
     pub providers: BTreeMap<InterfaceName, ProviderConfig>,
     /// Where the app's key-value buckets are stored.
     pub keyvalue: KeyValueBackend,
+    /// Where `wasi:config` values come from besides the manifest.
+    pub config_source: ConfigSource,
 }
 
 /// One component with its grants.
@@ -111,6 +113,7 @@ impl AppPlan {
             components: vec![component],
             providers: BTreeMap::new(),
             keyvalue: KeyValueBackend::Embedded {},
+            config_source: ConfigSource::Manifest {},
         })
     }
 
@@ -192,6 +195,7 @@ impl AppPlan {
             components,
             providers: manifest.providers,
             keyvalue: manifest.keyvalue,
+            config_source: manifest.config_source,
         })
     }
 }

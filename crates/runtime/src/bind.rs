@@ -7,14 +7,18 @@ use std::sync::Arc;
 use anyhow::bail;
 use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_http::HttpProvider;
-use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider};
+use manifold_builtin_keyvalue::backend::Backend;
+use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider, ScopedBucket, open_embedded};
 use manifold_builtin_wasi::WasiProvider;
 use manifold_config::{
-    AppPlan, ComponentPlan, InterfaceName, KeyValueBackend, Mode, ProviderConfig, ProviderKind,
+    AppPlan, ComponentPlan, ConfigSource as ConfigSourceChoice, InterfaceName, KeyValueBackend,
+    Mode, ProviderConfig, ProviderKind,
 };
 use manifold_keyvalue_nats::NatsBackend;
 use manifold_keyvalue_redis::RedisBackend;
 use manifold_provider::{Bindings, Provider};
+
+use crate::config_source::KeyValueConfig;
 
 /// A built-in provider as listed by `manifold providers`.
 #[derive(Debug, Clone)]
@@ -44,7 +48,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
         },
         BuiltinCatalogEntry {
             name: ConfigProvider::NAME,
-            description: "wasi:config store at 0.2.0-draft (the manifest's values, MANIFOLD_CONFIG_* and --config over them)",
+            description: "wasi:config store at 0.2.0-draft (the manifest's values, a key-value bucket, MANIFOLD_CONFIG_* and --config over them)",
             interfaces: ConfigProvider::offered(),
         },
     ]
@@ -62,7 +66,7 @@ pub fn builtin_providers(
         Arc::new(WasiProvider::new(component, mode)?),
         Arc::new(HttpProvider::new(component)),
         Arc::new(keyvalue),
-        Arc::new(ConfigProvider::new(component)),
+        Arc::new(config_provider(app, component)?),
     ])
 }
 
@@ -71,25 +75,44 @@ fn keyvalue_provider(
     app: &AppPlan,
     component: &ComponentPlan,
 ) -> Result<KeyValueProvider, KeyValueError> {
-    match &app.keyvalue {
-        KeyValueBackend::Embedded {} => {
-            KeyValueProvider::new(&app.data_dir, &app.name, &component.keyvalue)
-        }
-        // One backend, so one connection, per URL in this process, whatever the number of
-        // components and apps using it.
+    KeyValueProvider::with_backend(&app.name, &component.keyvalue, |scopes| {
+        keyvalue_backend(app, scopes)
+    })
+}
+
+/// The app's key-value backend (`[keyvalue]`), for the buckets `scopes` (which the embedded
+/// backend creates). One backend, so one connection, per URL in this process, whatever the
+/// number of components and apps using it.
+fn keyvalue_backend(
+    app: &AppPlan,
+    scopes: &[ScopedBucket],
+) -> Result<Arc<dyn Backend>, KeyValueError> {
+    let backend_error = |e: Box<dyn std::error::Error + Send + Sync>| KeyValueError::Backend(e);
+    Ok(match &app.keyvalue {
+        KeyValueBackend::Embedded {} => open_embedded(&app.data_dir, scopes)?,
         KeyValueBackend::Redis { url } => {
-            KeyValueProvider::with_backend(&app.name, &component.keyvalue, |_| {
-                let backend =
-                    RedisBackend::shared(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
-                Ok(backend)
-            })
+            RedisBackend::shared(url).map_err(|e| backend_error(Box::new(e)))?
         }
         KeyValueBackend::Nats { url } => {
-            KeyValueProvider::with_backend(&app.name, &component.keyvalue, |_| {
-                let backend =
-                    NatsBackend::shared(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
-                Ok(backend)
-            })
+            NatsBackend::shared(url).map_err(|e| backend_error(Box::new(e)))?
+        }
+    })
+}
+
+/// The `config` provider of one component, with the app's shared source (`[config-source]`).
+fn config_provider(app: &AppPlan, component: &ComponentPlan) -> anyhow::Result<ConfigProvider> {
+    let provider = ConfigProvider::new(component);
+    match &app.config_source {
+        ConfigSourceChoice::Manifest {} => Ok(provider),
+        ConfigSourceChoice::Keyvalue { bucket } => {
+            let scope = ScopedBucket::checked(&app.name, bucket).map_err(|reason| {
+                anyhow::anyhow!(
+                    "[config-source]: {bucket:?} cannot be a key-value bucket: {reason}"
+                )
+            })?;
+            let backend = keyvalue_backend(app, std::slice::from_ref(&scope))
+                .map_err(|e| anyhow::anyhow!("[config-source]: the key-value backend: {e}"))?;
+            Ok(provider.with_source(Arc::new(KeyValueConfig { backend, scope })))
         }
     }
 }
