@@ -231,3 +231,25 @@ fn the_counter_example_counts_visits_with_no_setup() {
         (200, "/other has been visited 1 time\n".into())
     );
 }
+
+#[test]
+fn the_bench_route_times_gets_and_sets_in_the_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = both_drafts(dir.path(), "bench", &dir.path().join("data"));
+    for draft in ["draft", "draft2"] {
+        for op in ["set", "get"] {
+            let (status, body) = get(&server.url(&format!(
+                "/{draft}/bench?bucket=default&key=b&op={op}&n=50&size=8"
+            )));
+            assert_eq!(status, 200, "{draft} {op}: {body}");
+            let nanos: u64 = body.parse().unwrap_or_else(|_| panic!("{body:?}"));
+            assert!(nanos > 0, "{draft} {op}");
+        }
+    }
+    assert_eq!(
+        get(&server.url("/draft/get?bucket=default&key=b")),
+        (200, "xxxxxxxx".into())
+    );
+    let (status, body) = get(&server.url("/draft/bench?bucket=default&key=b&op=scan&n=1"));
+    assert_eq!(status, 400, "{body}");
+}
