@@ -2,7 +2,8 @@
 //! end on a `redis-server` the test starts: values written to the app's `config` bucket by
 //! anyone (here, straight into Redis) reach the guest on its next call, over the manifest's,
 //! while the deployment's `MANIFOLD_CONFIG_*` and `--config` still win; a backend outage is
-//! `error::upstream`.
+//! `error::upstream`. On the embedded backend, a component granted the bucket writes config
+//! that a component without the grant reads.
 
 use manifold_test_programs as programs;
 
@@ -125,4 +126,50 @@ fn a_keyvalue_outage_is_an_upstream_error_for_config() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+#[test]
+fn on_the_embedded_backend_a_component_granted_the_bucket_writes_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("manifold.toml"),
+        format!(
+            r#"
+name = "embedded-config"
+data-dir = "data"
+
+[config-source]
+type = "keyvalue"
+bucket = "settings"
+
+[config]
+greeting = "from the manifest"
+
+[component.admin]
+source = "{kv}"
+route = "/admin"
+keyvalue = ["settings"]
+
+[component.probe]
+source = "{probe}"
+route = "/probe"
+"#,
+            kv = programs::KV_DRAFT2,
+            probe = programs::CONFIG_PROBE
+        ),
+    )
+    .unwrap();
+    let server = Server::start_in(&[], Some(dir.path()));
+    assert_eq!(
+        get(&server.url("/probe/get?key=greeting")),
+        (200, "from the manifest".into())
+    );
+    assert_eq!(
+        get(&server.url("/admin/set?bucket=settings&key=greeting&value=set%20by%20admin")).0,
+        200
+    );
+    assert_eq!(
+        get(&server.url("/probe/get?key=greeting")),
+        (200, "set by admin".into())
+    );
 }
