@@ -1,14 +1,13 @@
 //! The storage behind `wasi:keyvalue`, as the bindings of both drafts see it: one trait,
 //! [`Backend`], implemented by the embedded redb store (this crate) and by distributed stores
-//! in crates of their own (`manifold-keyvalue-redis`).
+//! in crates of their own (`manifold-keyvalue-redis`, `manifold-keyvalue-nats`).
 //!
 //! A backend stores bytes under string keys in an app's bucket ([`ScopedBucket`]) and must
-//! keep apps apart: two apps' buckets of the same name never share a key. `increment`,
-//! `compare_and_swap` and each batch call are atomic under concurrent callers. A backend that
+//! keep apps apart: two apps' buckets of the same name never share a key. `increment` and
+//! `compare_and_swap` are atomic under concurrent callers, and so is each batch call where
+//! the backend can make it so (NATS cannot; both drafts allow it). A backend that
 //! fails (down, unreachable, full) returns [`BackendError::Storage`]; the bindings turn it into
 //! the guest's `error::other` and a log line, never a trap.
-//!
-//! (`manifold-keyvalue-nats` is a third implementation, on NATS JetStream key-value buckets.)
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

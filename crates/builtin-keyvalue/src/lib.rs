@@ -1,7 +1,7 @@
 //! The built-in provider of `wasi:keyvalue` — `store`, `atomics` and `batch` — at both
 //! `0.2.0-draft` (what Wasmtime and wasmCloud ship) and `0.2.0-draft2`, side by side, on an
 //! embedded redb database file in the app's data directory or on any other [`Backend`]
-//! (`manifold-keyvalue-redis`).
+//! (`manifold-keyvalue-redis`, `manifold-keyvalue-nats`).
 //!
 //! Deny by default: a component opens only the buckets it was granted (`open` of anything
 //! else is `access-denied`; of a malformed identifier, `no-such-store`). Names are scoped per
