@@ -93,6 +93,99 @@ pub fn check_concurrent_increments(server: Arc<Server>) {
     );
 }
 
+/// Two apps on one shared store (Redis, NATS): neither sees the other's keys, and grants still
+/// apply. When it returns, every component of both apps has used the store.
+pub fn check_two_apps_apart(app_one: &Server, app_two: &Server) {
+    assert_eq!(
+        get(&app_one.url("/draft/set?bucket=default&key=k&value=one")).0,
+        200
+    );
+    assert_eq!(
+        get(&app_two.url("/draft2/get?bucket=default&key=k")),
+        (404, "none".into())
+    );
+    assert_eq!(
+        get(&app_two.url("/draft2/set?bucket=default&key=k&value=two")).0,
+        200
+    );
+    for (app, draft, value) in [
+        (app_one, "draft", "one"),
+        (app_one, "draft2", "one"),
+        (app_two, "draft", "two"),
+    ] {
+        assert_eq!(
+            get(&app.url(&format!("/{draft}/get?bucket=default&key=k"))),
+            (200, value.into()),
+            "{draft}"
+        );
+    }
+    assert_eq!(
+        get(&app_one.url("/draft/open?bucket=secret")),
+        (500, "error: access-denied".into())
+    );
+}
+
+/// The store behind `server` goes down (`stop`): calls of both drafts are `error::other`,
+/// quickly, with a log line, and the server still answers; after `restart` the app recovers
+/// and key `k` (set to `before` ahead of the outage) reads as `after_restart`, then can be
+/// written again.
+pub fn check_outage_and_recovery(
+    server: &Server,
+    stop: impl FnOnce(),
+    restart: impl FnOnce(),
+    after_restart: (u16, &str),
+) {
+    assert_eq!(
+        get(&server.url("/draft2/set?bucket=default&key=k&value=before")).0,
+        200
+    );
+    stop();
+    for draft in ["draft", "draft2"] {
+        let started = std::time::Instant::now();
+        let (status, body) = get(&server.url(&format!("/{draft}/get?bucket=default&key=k")));
+        assert_eq!(status, 500, "{draft}: {body}");
+        assert!(body.starts_with("error: other: "), "{draft}: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{draft}: the failure took {:?}",
+            started.elapsed()
+        );
+    }
+    let logs = server.wait_for_log("wasi:keyvalue storage failure");
+    assert!(logs.contains("wasi:keyvalue storage failure"), "{logs}");
+    // The server itself is fine: a route without storage still answers.
+    assert_eq!(
+        get(&server.url("/draft/open?bucket=secret")),
+        (500, "error: access-denied".into())
+    );
+
+    restart();
+    let start = std::time::Instant::now();
+    let found = loop {
+        let (status, body) = get(&server.url("/draft/get?bucket=default&key=k"));
+        if status != 500 {
+            break (status, body);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no recovery after the store came back: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(found, (after_restart.0, after_restart.1.to_owned()));
+    assert_eq!(
+        get(&server.url("/draft2/set?bucket=default&key=k&value=after")).0,
+        200
+    );
+    for draft in ["draft", "draft2"] {
+        assert_eq!(
+            get(&server.url(&format!("/{draft}/get?bucket=default&key=k"))),
+            (200, "after".into()),
+            "{draft}"
+        );
+    }
+}
+
 #[test]
 fn both_drafts_pass_their_conformance_selftest_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
@@ -230,4 +323,26 @@ fn the_counter_example_counts_visits_with_no_setup() {
         get(&server.url("/other")),
         (200, "/other has been visited 1 time\n".into())
     );
+}
+
+#[test]
+fn the_bench_route_times_gets_and_sets_in_the_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = both_drafts(dir.path(), "bench", &dir.path().join("data"));
+    for draft in ["draft", "draft2"] {
+        for op in ["set", "get"] {
+            let (status, body) = get(&server.url(&format!(
+                "/{draft}/bench?bucket=default&key=b&op={op}&n=50&size=8"
+            )));
+            assert_eq!(status, 200, "{draft} {op}: {body}");
+            let nanos: u64 = body.parse().unwrap_or_else(|_| panic!("{body:?}"));
+            assert!(nanos > 0, "{draft} {op}");
+        }
+    }
+    assert_eq!(
+        get(&server.url("/draft/get?bucket=default&key=b")),
+        (200, "xxxxxxxx".into())
+    );
+    let (status, body) = get(&server.url("/draft/bench?bucket=default&key=b&op=scan&n=1"));
+    assert_eq!(status, 400, "{body}");
 }

@@ -6,9 +6,12 @@
 mod blobstore;
 mod cache;
 mod config;
+mod config_keyvalue;
 mod inspect;
 mod keyvalue;
+mod keyvalue_nats;
 mod keyvalue_redis;
+mod nats_server;
 mod plugins;
 mod plugins_dylib;
 mod plugins_rust;

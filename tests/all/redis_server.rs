@@ -58,6 +58,46 @@ impl RedisServer {
         }
     }
 
+    /// Runs one command (e.g. `["SET", "k", "v"]`) and returns the first line of the reply.
+    pub fn command(&self, args: &[&str]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("redis port");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        stream
+            .write_all(request.as_bytes())
+            .expect("send a command");
+        let mut line = String::new();
+        BufReader::new(stream)
+            .read_line(&mut line)
+            .expect("read the reply");
+        line.trim_end().to_owned()
+    }
+
+    /// How many clients are connected now, not counting the one asking.
+    pub fn clients(&self) -> usize {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("redis port");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        stream
+            .write_all(b"CLIENT LIST\r\n")
+            .expect("send CLIENT LIST");
+        let mut reader = BufReader::new(stream);
+        let mut header = String::new();
+        reader.read_line(&mut header).expect("read CLIENT LIST");
+        let len: usize = header
+            .trim()
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a bulk string from CLIENT LIST, got {header:?}"));
+        let mut list = vec![0; len];
+        reader.read_exact(&mut list).expect("read CLIENT LIST");
+        String::from_utf8_lossy(&list).lines().count() - 1
+    }
+
     fn answers_ping(&self) -> bool {
         use std::io::{Read, Write};
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {

@@ -8,19 +8,26 @@
 //!    of the host can change what an app was given but never add to it;
 //! 3. the command line: `--config KEY=VALUE`, which may also add keys.
 //!
-//! Every instance then gets an `Arc` of the result; `get` and `get-all` never fail and never
-//! touch the environment. Values are never logged (they may be secrets), keys are.
+//! Every instance then gets an `Arc` of the result; `get` and `get-all` never touch the
+//! environment. Values are never logged (they may be secrets), keys are.
+//!
+//! With a shared [`ConfigSource`] (the manifest's `[config-source] type = "keyvalue"`), its
+//! values come between the manifest's and the deployment's: read on every call, they replace
+//! the manifest's, while a key the deployment pinned (by a variable or `--config`) keeps its
+//! value. A source that fails gives the guest `error::upstream` and a log line.
 
 mod host;
+mod source;
 mod values;
 mod wit;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, LazyLock};
 
 use manifold_config::ComponentPlan;
 use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
 
+pub use source::{ConfigSource, SourceFuture};
 pub use values::{ENV_PREFIX, env_var_name};
 
 use host::{ConfigContext, ConfigData};
@@ -41,7 +48,17 @@ fn names() -> &'static [InterfaceName] {
 
 /// The `config` provider of one component: its values, resolved.
 pub struct ConfigProvider {
-    values: Arc<BTreeMap<String, String>>,
+    values: Arc<Values>,
+}
+
+/// What every instance of a component reads.
+#[derive(Clone)]
+pub(crate) struct Values {
+    /// The manifest's values with the deployment's (variables, `--config`) over them.
+    pub(crate) resolved: BTreeMap<String, String>,
+    /// Keys whose value the deployment gave: a source does not override them.
+    pub(crate) pinned: BTreeSet<String>,
+    pub(crate) source: Option<Arc<dyn ConfigSource>>,
 }
 
 impl ConfigProvider {
@@ -63,8 +80,24 @@ impl ConfigProvider {
         overrides: &BTreeMap<String, String>,
         env: impl Fn(&str) -> Option<String>,
     ) -> ConfigProvider {
+        let (resolved, pinned) = values::resolve(manifest, overrides, env);
         ConfigProvider {
-            values: Arc::new(values::resolve(manifest, overrides, env)),
+            values: Arc::new(Values {
+                resolved,
+                pinned,
+                source: None,
+            }),
+        }
+    }
+
+    /// The same values with `source`'s over the manifest's (not over pinned keys).
+    pub fn with_source(self, source: Arc<dyn ConfigSource>) -> ConfigProvider {
+        let values = Arc::unwrap_or_clone(self.values);
+        ConfigProvider {
+            values: Arc::new(Values {
+                source: Some(source),
+                ..values
+            }),
         }
     }
 
@@ -73,9 +106,9 @@ impl ConfigProvider {
         names().to_vec()
     }
 
-    /// What `get-all` returns, by key.
+    /// The values from the manifest and the deployment (without a source's), by key.
     pub fn values(&self) -> &BTreeMap<String, String> {
-        &self.values
+        &self.values.resolved
     }
 }
 

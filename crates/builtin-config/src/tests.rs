@@ -44,16 +44,27 @@ fn instance(provider: &ConfigProvider) -> InstanceState {
     state
 }
 
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+fn try_get(state: &mut InstanceState, key: &str) -> Result<Option<String>, store::Error> {
+    block_on(store::Host::get(&mut host::view(state), key.into())).expect("no trap")
+}
+
+fn try_get_all(state: &mut InstanceState) -> Result<Vec<(String, String)>, store::Error> {
+    block_on(store::Host::get_all(&mut host::view(state))).expect("no trap")
+}
+
 fn get(state: &mut InstanceState, key: &str) -> Option<String> {
-    store::Host::get(&mut host::view(state), key.into())
-        .expect("no trap")
-        .expect("no error value")
+    try_get(state, key).expect("no error value")
 }
 
 fn get_all(state: &mut InstanceState) -> Vec<(String, String)> {
-    store::Host::get_all(&mut host::view(state))
-        .expect("no trap")
-        .expect("no error value")
+    try_get_all(state).expect("no error value")
 }
 
 #[test]
@@ -190,6 +201,71 @@ fn get_and_get_all_answer_from_the_resolved_values() {
 #[test]
 fn an_unprepared_instance_is_a_trap_not_a_guest_error() {
     let mut bare = InstanceState::new(1 << 20);
-    assert!(store::Host::get(&mut host::view(&mut bare), "a".into()).is_err());
-    assert!(store::Host::get_all(&mut host::view(&mut bare)).is_err());
+    assert!(block_on(store::Host::get(&mut host::view(&mut bare), "a".into())).is_err());
+    assert!(block_on(store::Host::get_all(&mut host::view(&mut bare))).is_err());
+}
+
+/// A source with fixed values, or one that is down.
+struct FakeSource(Option<BTreeMap<String, String>>);
+
+impl ConfigSource for FakeSource {
+    fn describe(&self) -> String {
+        "fake".into()
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> SourceFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let values = self.0.as_ref().ok_or("the fake source is down")?;
+            Ok(values.get(key).cloned())
+        })
+    }
+
+    fn get_all(&self) -> SourceFuture<'_, Vec<(String, String)>> {
+        Box::pin(async move {
+            let values = self.0.as_ref().ok_or("the fake source is down")?;
+            Ok(values.clone().into_iter().collect())
+        })
+    }
+}
+
+#[test]
+fn a_source_overrides_the_manifest_but_not_the_deployment() {
+    let manifest = map(&[("a", "manifest"), ("b", "manifest"), ("c", "manifest")]);
+    let overrides = map(&[("c", "cli")]);
+    let env = FakeEnv::new(&[("MANIFOLD_CONFIG_B", "env")]);
+    let source = FakeSource(Some(map(&[
+        ("a", "shared"),
+        ("b", "shared"),
+        ("c", "shared"),
+        ("d", "shared"),
+    ])));
+    let p = ConfigProvider::from_layers(&manifest, &overrides, env.lookup())
+        .with_source(Arc::new(source));
+    let mut state = instance(&p);
+    assert_eq!(get(&mut state, "a").as_deref(), Some("shared"));
+    assert_eq!(get(&mut state, "b").as_deref(), Some("env"));
+    assert_eq!(get(&mut state, "c").as_deref(), Some("cli"));
+    assert_eq!(get(&mut state, "d").as_deref(), Some("shared"));
+    assert_eq!(get(&mut state, "e"), None);
+    assert_eq!(
+        get_all(&mut state),
+        [("a", "shared"), ("b", "env"), ("c", "cli"), ("d", "shared")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
+}
+
+#[test]
+fn a_source_that_is_down_is_an_upstream_error() {
+    let p = ConfigProvider::from_layers(&map(&[("a", "m")]), &map(&[("b", "cli")]), |_| None)
+        .with_source(Arc::new(FakeSource(None)));
+    let mut state = instance(&p);
+    assert!(
+        matches!(try_get(&mut state, "a"), Err(store::Error::Upstream(m)) if m.contains("down"))
+    );
+    assert!(matches!(
+        try_get_all(&mut state),
+        Err(store::Error::Upstream(_))
+    ));
+    // A pinned key does not need the source.
+    assert_eq!(get(&mut state, "b").as_deref(), Some("cli"));
 }

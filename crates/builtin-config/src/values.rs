@@ -1,7 +1,7 @@
 //! Resolving a component's values once, at load: the manifest's, then the host's
 //! `MANIFOLD_CONFIG_*` variables for the keys the manifest defines, then the command line's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What every overriding variable starts with.
 pub const ENV_PREFIX: &str = "MANIFOLD_CONFIG_";
@@ -24,13 +24,16 @@ pub fn env_var_name(key: &str) -> String {
     name
 }
 
-/// The layers, in order; `env` is asked only for the variables of the manifest's keys.
+/// The layers, in order; `env` is asked only for the variables of the manifest's keys. Also
+/// the keys the deployment pinned (a variable or `--config` gave their value), which a shared
+/// [`ConfigSource`](crate::ConfigSource) does not override.
 pub(crate) fn resolve(
     manifest: &BTreeMap<String, String>,
     overrides: &BTreeMap<String, String>,
     env: impl Fn(&str) -> Option<String>,
-) -> BTreeMap<String, String> {
+) -> (BTreeMap<String, String>, BTreeSet<String>) {
     let mut values = manifest.clone();
+    let mut pinned = BTreeSet::new();
     for (key, value) in &mut values {
         let variable = env_var_name(key);
         if let Some(from_env) = env(&variable) {
@@ -40,12 +43,14 @@ pub(crate) fn resolve(
                 "config value taken from the host environment"
             );
             *value = from_env;
+            pinned.insert(key.clone());
         }
     }
     for (key, value) in overrides {
         values.insert(key.clone(), value.clone());
+        pinned.insert(key.clone());
     }
-    values
+    (values, pinned)
 }
 
 /// The host's value of `variable`; one that is not UTF-8 is ignored, with a warning.

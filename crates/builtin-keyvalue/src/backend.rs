@@ -1,15 +1,21 @@
 //! The storage behind `wasi:keyvalue`, as the bindings of both drafts see it: one trait,
 //! [`Backend`], implemented by the embedded redb store (this crate) and by distributed stores
-//! in crates of their own (`manifold-keyvalue-redis`).
+//! in crates of their own (`manifold-keyvalue-redis`, `manifold-keyvalue-nats`).
 //!
 //! A backend stores bytes under string keys in an app's bucket ([`ScopedBucket`]) and must
-//! keep apps apart: two apps' buckets of the same name never share a key. `increment`,
-//! `compare_and_swap` and each batch call are atomic under concurrent callers. A backend that
+//! keep apps apart: two apps' buckets of the same name never share a key. `increment` and
+//! `compare_and_swap` are atomic under concurrent callers, and so is each batch call where
+//! the backend can make it so (NATS cannot; both drafts allow it). A backend that
 //! fails (down, unreachable, full) returns [`BackendError::Storage`]; the bindings turn it into
 //! the guest's `error::other` and a log line, never a trap.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 pub use crate::names::ScopedBucket;
 
@@ -31,6 +37,9 @@ pub enum BackendError {
     /// `increment` of a value that is not a decimal counter of the draft's type.
     #[error("the value is not a decimal {0} (it is {1}), so it cannot be incremented")]
     NotACounter(&'static str, String),
+    /// A key or value this backend cannot store (e.g. a key longer than the backend's limit).
+    #[error("{0}")]
+    Unsupported(String),
     /// `increment` past the range of the draft's counter type.
     #[error("adding {delta} to {current} overflows {kind}")]
     Overflow {
@@ -49,6 +58,58 @@ impl BackendError {
     /// Whether the guest caused this (a bad counter) rather than the storage failing.
     pub fn is_guest_error(&self) -> bool {
         !matches!(self, BackendError::Storage(_))
+    }
+}
+
+/// A counter type for `increment`: `u64` in 0.2.0-draft, `i64` in 0.2.0-draft2. Counters are
+/// stored as decimal ASCII, like Redis's `INCRBY` and Wasmtime's in-memory store, so a guest
+/// can `get` a counter and every backend reads the same bytes.
+pub trait Counter: Copy + FromStr + fmt::Display + Default + Send + 'static {
+    const KIND: &'static str;
+    fn checked_add(self, delta: Self) -> Option<Self>;
+}
+
+impl Counter for u64 {
+    const KIND: &'static str = "u64";
+    fn checked_add(self, delta: u64) -> Option<u64> {
+        u64::checked_add(self, delta)
+    }
+}
+
+impl Counter for i64 {
+    const KIND: &'static str = "s64";
+    fn checked_add(self, delta: i64) -> Option<i64> {
+        i64::checked_add(self, delta)
+    }
+}
+
+/// The counter after adding `delta` to the stored value `current` (absent counts as zero):
+/// for backends that read, add and write back under their own atomicity.
+pub fn incremented<N: Counter>(current: Option<&[u8]>, delta: N) -> BackendResult<N> {
+    let current = match current {
+        None => N::default(),
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse::<N>().ok())
+            .ok_or_else(|| BackendError::NotACounter(N::KIND, describe_value(bytes)))?,
+    };
+    current
+        .checked_add(delta)
+        .ok_or_else(|| BackendError::Overflow {
+            kind: N::KIND,
+            current: current.to_string(),
+            delta: delta.to_string(),
+        })
+}
+
+/// A short, printable rendering of a value for an error message.
+fn describe_value(bytes: &[u8]) -> String {
+    const SHOWN: usize = 32;
+    let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(SHOWN)]).into_owned();
+    if bytes.len() > SHOWN {
+        format!("{shown:?}… ({} bytes)", bytes.len())
+    } else {
+        format!("{shown:?}")
     }
 }
 
@@ -149,17 +210,43 @@ pub trait Backend: Send + Sync + 'static {
         keys: &'a [String],
     ) -> BoxFuture<'a, BackendResult<Vec<Option<KeyValue>>>>;
 
-    /// Sets every pair: all of them or, on an error, none.
+    /// Sets every pair: all of them or, on an error, none, where the backend can (embedded,
+    /// Redis); the WIT allows a backend to leave some set on an error (NATS does).
     fn set_many<'a>(
         &'a self,
         bucket: &'a ScopedBucket,
         pairs: &'a [KeyValue],
     ) -> BoxFuture<'a, BackendResult<()>>;
 
-    /// Deletes every key, all or none; absent keys are skipped.
+    /// Deletes every key, all or none where the backend can (as `set_many`); absent keys are
+    /// skipped.
     fn delete_many<'a>(
         &'a self,
         bucket: &'a ScopedBucket,
         keys: &'a [String],
     ) -> BoxFuture<'a, BackendResult<()>>;
+}
+
+/// The backend of type `B` for `url` in this process, made by `make` the first time (or again
+/// once every user of the previous one is gone): every component, of every app, that names
+/// the same URL shares one backend and so one connection (a Redis `ConnectionManager`, a NATS
+/// client), instead of opening one each.
+pub fn shared_backend<B: Send + Sync + 'static, E>(
+    url: &str,
+    make: impl FnOnce(&str) -> Result<B, E>,
+) -> Result<Arc<B>, E> {
+    type Registry = HashMap<(TypeId, String), Weak<dyn Any + Send + Sync>>;
+    static SHARED: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    let key = (TypeId::of::<B>(), url.to_owned());
+    if let Some(backend) = shared.get(&key).and_then(Weak::upgrade)
+        && let Ok(backend) = backend.downcast::<B>()
+    {
+        return Ok(backend);
+    }
+    shared.retain(|_, backend| backend.strong_count() > 0);
+    let backend = Arc::new(make(url)?);
+    let any: Arc<dyn Any + Send + Sync> = backend.clone();
+    shared.insert(key, Arc::downgrade(&any));
+    Ok(backend)
 }

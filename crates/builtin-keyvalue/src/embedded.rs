@@ -14,7 +14,6 @@ use std::fmt;
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 use redb::{
@@ -22,7 +21,9 @@ use redb::{
     TableError, WriteTransaction,
 };
 
-use crate::backend::{Backend, BackendError, BackendResult, BoxFuture, KeyPage, KeyValue, Swap};
+use crate::backend::{
+    Backend, BackendError, BackendResult, BoxFuture, Counter, KeyPage, KeyValue, Swap, incremented,
+};
 use crate::names::ScopedBucket;
 
 fn storage(err: impl Into<redb::Error>) -> BackendError {
@@ -86,28 +87,6 @@ pub(crate) struct Page {
     pub keys: Vec<String>,
     /// Whether keys follow the last one in `keys`.
     pub more: bool,
-}
-
-/// A counter type for `increment`: `u64` in 0.2.0-draft, `i64` in 0.2.0-draft2. Counters are
-/// stored as decimal ASCII, like Redis's `INCRBY` and Wasmtime's in-memory store, so a guest
-/// can `get` a counter and a Redis backend would read the same bytes.
-pub(crate) trait Counter: Copy + FromStr + fmt::Display + Default + Send + 'static {
-    const KIND: &'static str;
-    fn checked_add(self, delta: Self) -> Option<Self>;
-}
-
-impl Counter for u64 {
-    const KIND: &'static str = "u64";
-    fn checked_add(self, delta: u64) -> Option<u64> {
-        u64::checked_add(self, delta)
-    }
-}
-
-impl Counter for i64 {
-    const KIND: &'static str = "s64";
-    fn checked_add(self, delta: i64) -> Option<i64> {
-        i64::checked_add(self, delta)
-    }
 }
 
 fn definition(table: &ScopedBucket) -> TableDefinition<'_, &'static str, &'static [u8]> {
@@ -260,17 +239,7 @@ impl Store {
     ) -> Result<N> {
         self.write(|txn| {
             let mut t = txn.open_table(definition(table)).map_err(storage)?;
-            let current = match get(&t, key)? {
-                None => N::default(),
-                Some(bytes) => parse_counter::<N>(&bytes)?,
-            };
-            let new = current
-                .checked_add(delta)
-                .ok_or_else(|| BackendError::Overflow {
-                    kind: N::KIND,
-                    current: current.to_string(),
-                    delta: delta.to_string(),
-                })?;
+            let new = incremented(get(&t, key)?.as_deref(), delta)?;
             t.insert(key, new.to_string().as_bytes()).map_err(storage)?;
             Ok(new)
         })
@@ -356,24 +325,6 @@ fn get(
     key: &str,
 ) -> Result<Option<Vec<u8>>> {
     Ok(table.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
-}
-
-fn parse_counter<N: Counter>(bytes: &[u8]) -> Result<N> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|text| text.parse::<N>().ok())
-        .ok_or_else(|| BackendError::NotACounter(N::KIND, describe_value(bytes)))
-}
-
-/// A short, printable rendering of a value for an error message.
-fn describe_value(bytes: &[u8]) -> String {
-    const SHOWN: usize = 32;
-    let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(SHOWN)]).into_owned();
-    if bytes.len() > SHOWN {
-        format!("{shown:?}… ({} bytes)", bytes.len())
-    } else {
-        format!("{shown:?}")
-    }
 }
 
 type Entry<'a> = std::result::Result<

@@ -1,7 +1,7 @@
 //! The built-in provider of `wasi:keyvalue` — `store`, `atomics` and `batch` — at both
 //! `0.2.0-draft` (what Wasmtime and wasmCloud ship) and `0.2.0-draft2`, side by side, on an
 //! embedded redb database file in the app's data directory or on any other [`Backend`]
-//! (`manifold-keyvalue-redis`).
+//! (`manifold-keyvalue-redis`, `manifold-keyvalue-nats`).
 //!
 //! Deny by default: a component opens only the buckets it was granted (`open` of anything
 //! else is `access-denied`; of a malformed identifier, `no-such-store`). Names are scoped per
@@ -77,6 +77,22 @@ pub enum KeyValueError {
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The embedded backend of `data_dir` (`data_dir/keyvalue.redb`, shared by everything in this
+/// process that names the same directory), with the tables of `scopes` created.
+pub fn open_embedded(
+    data_dir: &Path,
+    scopes: &[ScopedBucket],
+) -> Result<Arc<dyn Backend>, KeyValueError> {
+    let store = Store::open(data_dir, DATABASE_FILE)?;
+    store
+        .create_tables(scopes)
+        .map_err(|source| OpenError::Tables {
+            path: data_dir.join(DATABASE_FILE),
+            source,
+        })?;
+    Ok(Arc::new(store))
+}
+
 /// The `keyvalue` provider of one component.
 pub struct KeyValueProvider {
     shared: Arc<Shared>,
@@ -103,16 +119,7 @@ impl KeyValueProvider {
         app: &str,
         buckets: &[String],
     ) -> Result<KeyValueProvider, KeyValueError> {
-        Self::with_backend(app, buckets, |scopes| {
-            let store = Store::open(data_dir, DATABASE_FILE)?;
-            store
-                .create_tables(scopes)
-                .map_err(|source| OpenError::Tables {
-                    path: data_dir.join(DATABASE_FILE),
-                    source,
-                })?;
-            Ok(Arc::new(store))
-        })
+        Self::with_backend(app, buckets, |scopes| open_embedded(data_dir, scopes))
     }
 
     /// A provider for a component of app `app` that was granted `buckets`, on the backend

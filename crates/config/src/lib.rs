@@ -17,8 +17,8 @@ pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
 pub use limits::{HumanDuration, parse_duration};
 pub use manifest::{
-    BlobstoreBackend, ComponentConfig, KeyValueBackend, Manifest, PluginConfig, PluginKind,
-    ProviderConfig, ProviderKind, Route,
+    BlobstoreBackend, ComponentConfig, ConfigSource, KeyValueBackend, Manifest, PluginConfig,
+    PluginKind, ProviderConfig, ProviderKind, Route,
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan};

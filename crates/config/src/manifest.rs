@@ -36,6 +36,9 @@ pub struct Manifest {
     /// Plugins: providers of host interfaces loaded at run time (`[plugins.NAME]`).
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// Where `wasi:config` values come from besides the manifest (`[config-source]`).
+    #[serde(default)]
+    pub config_source: ConfigSource,
 }
 
 /// A plugin: a provider of host interfaces that is not compiled into the host
@@ -111,8 +114,33 @@ impl Default for BlobstoreBackend {
     }
 }
 
-/// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default) or
-/// `type = "redis"` and a `url`.
+/// Where an app's `wasi:config` values come from besides the manifest: `[config-source]` with
+/// `type = "manifest"` (the default: nowhere else) or `type = "keyvalue"`: a bucket of the
+/// app's key-value backend (`[keyvalue]`), read on every call, so every instance in a cluster
+/// sees the same, current values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ConfigSource {
+    Manifest {},
+    Keyvalue {
+        /// The bucket holding the values (default `config`), scoped to the app like any other.
+        #[serde(default = "default_config_bucket")]
+        bucket: String,
+    },
+}
+
+impl Default for ConfigSource {
+    fn default() -> ConfigSource {
+        ConfigSource::Manifest {}
+    }
+}
+
+fn default_config_bucket() -> String {
+    "config".into()
+}
+
+/// The app's key-value backend: `[keyvalue]` with `type = "embedded"` (the default), or
+/// `type = "redis"` or `type = "nats"` and a `url`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum KeyValueBackend {
@@ -121,6 +149,9 @@ pub enum KeyValueBackend {
     Embedded {},
     /// A Redis server, e.g. `redis://127.0.0.1:6379` (`rediss://` for TLS, `/N` for a db).
     Redis { url: String },
+    /// A NATS server with JetStream, e.g. `nats://127.0.0.1:4222` (`tls://` for TLS; several
+    /// servers of a cluster separated by commas).
+    Nats { url: String },
 }
 
 impl Default for KeyValueBackend {
@@ -131,6 +162,9 @@ impl Default for KeyValueBackend {
 
 /// The URL schemes the Redis backend understands.
 const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
+
+/// The URL schemes the NATS backend understands.
+const NATS_SCHEMES: [&str; 2] = ["nats://", "tls://"];
 
 /// One component of the app and the capabilities granted to it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -305,6 +339,19 @@ impl Manifest {
                 "[keyvalue]: url {url:?} is not a Redis URL; expected one starting with {}, \
                  e.g. \"redis://127.0.0.1:6379\"",
                 REDIS_SCHEMES.join(", ")
+            )));
+        }
+        if let KeyValueBackend::Nats { url } = &self.keyvalue
+            && !url.split(',').all(|server| {
+                NATS_SCHEMES
+                    .iter()
+                    .any(|scheme| server.trim().starts_with(scheme))
+            })
+        {
+            return Err(invalid(format!(
+                "[keyvalue]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                 separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                NATS_SCHEMES.join(" or ")
             )));
         }
         for (name, plugin) in &self.plugins {
@@ -679,6 +726,26 @@ mod tests {
                 url: "redis://127.0.0.1:6379".into()
             }
         );
+        let source = parse(&format!("[config-source]\ntype = \"keyvalue\"\n{one}")).unwrap();
+        assert_eq!(
+            source.config_source,
+            ConfigSource::Keyvalue {
+                bucket: "config".into()
+            }
+        );
+        assert_eq!(parse(one).unwrap().config_source, ConfigSource::Manifest {});
+        let err = parse(&format!("[config-source]\ntype = \"etcd\"\n{one}")).unwrap_err();
+        assert!(err.contains("etcd"), "{err}");
+        let nats = parse(&format!(
+            "[keyvalue]\ntype = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n{one}"
+        ))
+        .unwrap();
+        assert_eq!(
+            nats.keyvalue,
+            KeyValueBackend::Nats {
+                url: "nats://127.0.0.1:4222".into()
+            }
+        );
         for (text, needle) in [
             ("[keyvalue]\ntype = \"memcached\"\n", "memcached"),
             ("[keyvalue]\ntype = \"redis\"\n", "url"),
@@ -693,6 +760,11 @@ mod tests {
             (
                 "[keyvalue]\ntype = \"redis\"\nurl = \"http://x\"\n",
                 "not a Redis URL",
+            ),
+            ("[keyvalue]\ntype = \"nats\"\n", "url"),
+            (
+                "[keyvalue]\ntype = \"nats\"\nurl = \"nats://a:4222,redis://b\"\n",
+                "not a NATS URL",
             ),
         ] {
             let err = parse(&format!("{text}{one}")).unwrap_err();

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    BlobstoreBackend, ConfigError, DirGrant, EnvGrant, InterfaceName, KeyValueBackend, Limits,
-    LimitsConfig, Manifest, OutboundPattern, PluginPlan, ProviderConfig, Route,
+    BlobstoreBackend, ConfigError, ConfigSource, DirGrant, EnvGrant, InterfaceName,
+    KeyValueBackend, Limits, LimitsConfig, Manifest, OutboundPattern, PluginPlan, ProviderConfig,
+    Route,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -53,6 +54,8 @@ pub struct AppPlan {
     pub plugins: Vec<PluginPlan>,
     /// Where the app's blob containers are stored.
     pub blobstore: BlobstoreBackend,
+    /// Where `wasi:config` values come from besides the manifest.
+    pub config_source: ConfigSource,
 }
 
 /// One component with its grants.
@@ -122,6 +125,7 @@ impl AppPlan {
             keyvalue: KeyValueBackend::Embedded {},
             plugins: Vec::new(),
             blobstore: BlobstoreBackend::Embedded {},
+            config_source: ConfigSource::Manifest {},
         })
     }
 
@@ -212,6 +216,7 @@ impl AppPlan {
                 .map(|(name, p)| PluginPlan::from_config(name, p, base))
                 .collect(),
             blobstore: manifest.blobstore,
+            config_source: manifest.config_source,
         })
     }
 }

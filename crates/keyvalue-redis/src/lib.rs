@@ -8,16 +8,18 @@
 //! Atomicity comes from Redis: `increment` is `INCRBY`, compare-and-swap a Lua script,
 //! `get-many` one `MGET` and `set-many`/`delete-many` one `MULTI`/`EXEC` pipeline.
 //!
-//! The connection is a [`ConnectionManager`], made on first use and shared by every instance of
-//! the component: when Redis goes away, calls fail fast with [`BackendError::Storage`] (the
+//! The connection is a [`ConnectionManager`], made on first use and shared by every component
+//! in the process that names the same URL ([`RedisBackend::shared`]): when Redis goes away, calls fail fast with [`BackendError::Storage`] (the
 //! guest sees `error::other`, the operator a log line), and the manager reconnects when Redis
 //! is back.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use manifold_builtin_keyvalue::backend::{
     Backend, BackendError, BackendResult, BoxFuture, KeyPage, KeyValue, ScopedBucket, Swap,
+    shared_backend,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
@@ -57,6 +59,12 @@ impl RedisBackend {
             client,
             connection: OnceCell::new(),
         })
+    }
+
+    /// The backend of `url` for this process: every component (of every app) that names the
+    /// same URL shares one backend, and so one `ConnectionManager`.
+    pub fn shared(url: &str) -> Result<Arc<RedisBackend>, ConfigError> {
+        shared_backend(url, RedisBackend::new)
     }
 
     /// The shared connection, made on first use (which needs a Tokio runtime).
@@ -441,6 +449,15 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn one_backend_per_url_per_process() {
+        let a = RedisBackend::shared("redis://127.0.0.1:1/5").expect("a valid URL");
+        let b = RedisBackend::shared("redis://127.0.0.1:1/5").expect("a valid URL");
+        let c = RedisBackend::shared("redis://127.0.0.1:1/6").expect("a valid URL");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
     }
 
     #[test]

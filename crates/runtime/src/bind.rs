@@ -9,14 +9,18 @@ use manifold_builtin_blobstore::{BlobstoreError, BlobstoreProvider};
 use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_conformance::ConformanceProvider;
 use manifold_builtin_http::HttpProvider;
-use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider};
+use manifold_builtin_keyvalue::backend::Backend;
+use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider, ScopedBucket, open_embedded};
 use manifold_builtin_wasi::WasiProvider;
 use manifold_config::{
-    AppPlan, BlobstoreBackend, ComponentPlan, InterfaceName, KeyValueBackend, Mode, ProviderConfig,
-    ProviderKind,
+    AppPlan, BlobstoreBackend, ComponentPlan, ConfigSource as ConfigSourceChoice, InterfaceName,
+    KeyValueBackend, Mode, ProviderConfig, ProviderKind,
 };
+use manifold_keyvalue_nats::NatsBackend;
 use manifold_keyvalue_redis::RedisBackend;
 use manifold_provider::{Bindings, Provider};
+
+use crate::config_source::KeyValueConfig;
 
 /// A built-in provider as listed by `manifold providers`.
 #[derive(Debug, Clone)]
@@ -41,7 +45,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
         },
         BuiltinCatalogEntry {
             name: KeyValueProvider::NAME,
-            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb, or Redis)",
+            description: "wasi:keyvalue store, atomics, batch at 0.2.0-draft and 0.2.0-draft2 (embedded redb, Redis, or NATS JetStream)",
             interfaces: KeyValueProvider::offered(),
         },
         BuiltinCatalogEntry {
@@ -51,7 +55,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
         },
         BuiltinCatalogEntry {
             name: ConfigProvider::NAME,
-            description: "wasi:config store at 0.2.0-draft (the manifest's values, MANIFOLD_CONFIG_* and --config over them)",
+            description: "wasi:config store at 0.2.0-draft (the manifest's values, a key-value bucket, MANIFOLD_CONFIG_* and --config over them)",
             interfaces: ConfigProvider::offered(),
         },
         BuiltinCatalogEntry {
@@ -77,7 +81,7 @@ pub fn builtin_providers(
         Arc::new(HttpProvider::new(component)),
         Arc::new(keyvalue),
         Arc::new(blobstore),
-        Arc::new(ConfigProvider::new(component)),
+        Arc::new(config_provider(app, component)?),
         Arc::new(ConformanceProvider::new()),
     ])
 }
@@ -99,16 +103,44 @@ fn keyvalue_provider(
     app: &AppPlan,
     component: &ComponentPlan,
 ) -> Result<KeyValueProvider, KeyValueError> {
-    match &app.keyvalue {
-        KeyValueBackend::Embedded {} => {
-            KeyValueProvider::new(&app.data_dir, &app.name, &component.keyvalue)
-        }
+    KeyValueProvider::with_backend(&app.name, &component.keyvalue, |scopes| {
+        keyvalue_backend(app, scopes)
+    })
+}
+
+/// The app's key-value backend (`[keyvalue]`), for the buckets `scopes` (which the embedded
+/// backend creates). One backend, so one connection, per URL in this process, whatever the
+/// number of components and apps using it.
+fn keyvalue_backend(
+    app: &AppPlan,
+    scopes: &[ScopedBucket],
+) -> Result<Arc<dyn Backend>, KeyValueError> {
+    let backend_error = |e: Box<dyn std::error::Error + Send + Sync>| KeyValueError::Backend(e);
+    Ok(match &app.keyvalue {
+        KeyValueBackend::Embedded {} => open_embedded(&app.data_dir, scopes)?,
         KeyValueBackend::Redis { url } => {
-            KeyValueProvider::with_backend(&app.name, &component.keyvalue, |_| {
-                let backend =
-                    RedisBackend::new(url).map_err(|e| KeyValueError::Backend(Box::new(e)))?;
-                Ok(Arc::new(backend))
-            })
+            RedisBackend::shared(url).map_err(|e| backend_error(Box::new(e)))?
+        }
+        KeyValueBackend::Nats { url } => {
+            NatsBackend::shared(url).map_err(|e| backend_error(Box::new(e)))?
+        }
+    })
+}
+
+/// The `config` provider of one component, with the app's shared source (`[config-source]`).
+fn config_provider(app: &AppPlan, component: &ComponentPlan) -> anyhow::Result<ConfigProvider> {
+    let provider = ConfigProvider::new(component);
+    match &app.config_source {
+        ConfigSourceChoice::Manifest {} => Ok(provider),
+        ConfigSourceChoice::Keyvalue { bucket } => {
+            let scope = ScopedBucket::checked(&app.name, bucket).map_err(|reason| {
+                anyhow::anyhow!(
+                    "[config-source]: {bucket:?} cannot be a key-value bucket: {reason}"
+                )
+            })?;
+            let backend = keyvalue_backend(app, std::slice::from_ref(&scope))
+                .map_err(|e| anyhow::anyhow!("[config-source]: the key-value backend: {e}"))?;
+            Ok(provider.with_source(Arc::new(KeyValueConfig { backend, scope })))
         }
     }
 }

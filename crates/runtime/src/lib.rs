@@ -8,6 +8,7 @@
 
 mod bind;
 mod cache;
+mod config_source;
 mod engine;
 mod failure;
 mod load;

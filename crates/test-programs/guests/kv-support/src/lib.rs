@@ -230,6 +230,32 @@ pub fn handle<D: Draft>(request: IncomingRequest, response_out: ResponseOutparam
     respond(response_out, response.status, &response.body);
 }
 
+/// `n` `get`s or `set`s of one key, back to back; the body is the nanoseconds they took by the
+/// guest's monotonic clock, so HTTP is not part of the measurement (`scripts/bench-keyvalue`).
+fn bench<D: Draft>(bucket: &D::Bucket, q: &Query) -> Result<Response, Response> {
+    use wasip2::clocks::monotonic_clock;
+    let key = q.required("key")?;
+    let n: u64 = q.parsed("n", None)?;
+    let value = vec![b'x'; q.parsed("size", Some(3usize))?];
+    let start = monotonic_clock::now();
+    match q.required("op")?.as_str() {
+        "get" => {
+            for _ in 0..n {
+                D::get(bucket, &key)?;
+            }
+        }
+        "set" => {
+            for _ in 0..n {
+                D::set(bucket, &key, &value)?;
+            }
+        }
+        other => return Err(Response::bad_request(format!("op {other:?}: get or set"))),
+    }
+    Ok(Response::ok(
+        monotonic_clock::now().saturating_sub(start).to_string(),
+    ))
+}
+
 fn serve<D: Draft>(route: &str, q: &Query, request: IncomingRequest) -> Result<Response, Response> {
     let ok = || Response::ok("ok");
     let open = || D::open(&q.required("bucket")?).map_err(Response::from);
@@ -341,6 +367,7 @@ fn serve<D: Draft>(route: &str, q: &Query, request: IncomingRequest) -> Result<R
             Ok(ok())
         }
         "selftest" => Ok(selftest::run::<D>(&open()?)),
+        "bench" => bench::<D>(&open()?, q),
         other => D::extra_route(other, q).unwrap_or_else(|| Ok(Response::new(404, "not found\n"))),
     }
 }

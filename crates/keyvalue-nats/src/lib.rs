@@ -1,0 +1,507 @@
+//! A `wasi:keyvalue` backend on NATS JetStream key-value buckets, for apps whose instances run
+//! on several machines that share a NATS server (or cluster) with JetStream enabled.
+//!
+//! Each app's bucket is a JetStream bucket of its own, `mf-APP-BUCKET` with the names encoded
+//! to NATS's narrow alphabet (see `names`), created on first use; the guest's keys are encoded
+//! the same way and decoded for `list-keys`. Two apps, or two buckets, never share a JetStream
+//! bucket. An operator sees an app's buckets with `nats kv ls` (the bucket's description
+//! names the app and bucket).
+//!
+//! Atomicity comes from JetStream's per-key revisions: `increment` and compare-and-swap read the
+//! key's entry and write with "expected last revision", retrying when another writer got there
+//! first, so concurrent increments are exact. NATS 2.9 and 2.10 have no multi-key transaction
+//! (atomic batch publish arrived in 2.12), so `get-many` reads each key on its own (not one
+//! snapshot) and `set-many`/`delete-many` write each key on its own, concurrently: on an
+//! error some keys may be written and others not, which both drafts' `batch.wit` allows.
+//!
+//! One client per server URL per process ([`NatsBackend::shared`]), made on first use, so an
+//! app starts while NATS is down. While the client is disconnected, calls fail at once with
+//! [`BackendError::Storage`] (the guest sees `error::other`, the operator a log line) and the
+//! client reconnects in the background; calls succeed again when NATS is back.
+
+mod names;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv};
+use async_nats::{Client, ConnectOptions, ServerAddr};
+use bytes::Bytes;
+use futures_util::{TryStreamExt, future};
+use manifold_builtin_keyvalue::backend::{
+    Backend, BackendError, BackendResult, BoxFuture, Counter, KeyPage, KeyValue, ScopedBucket,
+    Swap, incremented, shared_backend,
+};
+use tokio::sync::OnceCell;
+
+use names::{MAX_ENCODED_KEY, bucket_name, decode_key, encode_key};
+
+/// Keys returned by one `list-keys` page.
+const PAGE_KEYS: usize = 1000;
+/// How long to wait for a connection, and for JetStream's reply to a request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest wait between two reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// How long `increment` and compare-and-swap keep retrying a write that lost the race.
+const RETRY_FOR: Duration = Duration::from_secs(5);
+
+/// The NATS backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the key-value NATS URL {url:?} is not usable: {reason}; expected e.g. \
+     \"nats://127.0.0.1:4222\" (several servers separated by commas)"
+)]
+pub struct ConfigError {
+    url: String,
+    reason: String,
+}
+
+/// A NATS server (or cluster) with JetStream, holding the buckets of apps. Cheap to share.
+pub struct NatsBackend {
+    servers: Vec<ServerAddr>,
+    connection: OnceCell<Connection>,
+    /// Open JetStream buckets; an entry is dropped when a call on it fails, so a bucket that
+    /// vanished (a server that lost its storage) is looked up, or created, again.
+    stores: Mutex<HashMap<ScopedBucket, kv::Store>>,
+}
+
+struct Connection {
+    client: Client,
+    jetstream: jetstream::Context,
+}
+
+impl NatsBackend {
+    /// A backend on the NATS at `url` (`nats://[user:password@]host[:port]`, `tls://…`, or
+    /// several separated by commas). Nothing is connected until the first call.
+    pub fn new(url: &str) -> Result<NatsBackend, ConfigError> {
+        let bad = |reason: String| ConfigError {
+            url: url.to_owned(),
+            reason,
+        };
+        let servers = url
+            .split(',')
+            .map(|part| {
+                let part = part.trim();
+                if !(part.starts_with("nats://") || part.starts_with("tls://")) {
+                    return Err(bad(format!(
+                        "{part:?} does not start with nats:// or tls://"
+                    )));
+                }
+                part.parse::<ServerAddr>()
+                    .map_err(|e| bad(format!("{part:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NatsBackend {
+            servers,
+            connection: OnceCell::new(),
+            stores: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The backend of `url` for this process: every component (of every app) that names the
+    /// same URL shares one backend, and so one NATS connection.
+    pub fn shared(url: &str) -> Result<Arc<NatsBackend>, ConfigError> {
+        shared_backend(url, NatsBackend::new)
+    }
+
+    /// The connection, made on first use (which needs a Tokio runtime); an error while the
+    /// client is between connections.
+    async fn connection(&self) -> BackendResult<&Connection> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| async {
+                let options = ConnectOptions::new()
+                    .name("manifold")
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .max_reconnects(None)
+                    .reconnect_delay_callback(|attempts| {
+                        let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+                        (Duration::from_millis(50) * attempts).min(MAX_RECONNECT_DELAY)
+                    })
+                    .event_callback(|event| async move {
+                        match event {
+                            async_nats::Event::Disconnected => {
+                                tracing::warn!("key-value NATS connection lost; reconnecting")
+                            }
+                            async_nats::Event::Connected => {
+                                tracing::info!("key-value NATS connection (re)established")
+                            }
+                            other => tracing::debug!(event = %other, "key-value NATS event"),
+                        }
+                    });
+                let client = options
+                    .connect(self.servers.as_slice())
+                    .await
+                    .map_err(|err| {
+                        BackendError::storage(format!("cannot connect to the NATS server: {err}"))
+                    })?;
+                let mut jetstream = jetstream::new(client.clone());
+                jetstream.set_timeout(REQUEST_TIMEOUT);
+                Ok::<_, BackendError>(Connection { client, jetstream })
+            })
+            .await?;
+        if connection.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(BackendError::storage(
+                "not connected to the NATS server (reconnecting in the background)",
+            ));
+        }
+        Ok(connection)
+    }
+
+    /// The JetStream bucket of `scope`, created if it does not exist yet.
+    async fn store(&self, scope: &ScopedBucket) -> BackendResult<kv::Store> {
+        let connection = self.connection().await?;
+        if let Some(store) = self.stores().get(scope) {
+            return Ok(store.clone());
+        }
+        let name = bucket_name(scope);
+        let store = match connection.jetstream.get_key_value(name.as_str()).await {
+            Ok(store) => store,
+            Err(_) => {
+                // The stream a key-value bucket is, as `create_key_value` would make it; made
+                // directly because `create_key_value` first asks for the account's limits,
+                // whose reply from a 2.9 server this client cannot read.
+                let config = jetstream::stream::Config {
+                    name: format!("KV_{name}"),
+                    description: Some(format!(
+                        "manifold key-value: app {:?}, bucket {:?}",
+                        scope.app(),
+                        scope.bucket()
+                    )),
+                    subjects: vec![format!("$KV.{name}.>")],
+                    max_messages_per_subject: 1,
+                    max_bytes: -1,
+                    max_messages: -1,
+                    allow_rollup: true,
+                    deny_delete: true,
+                    allow_direct: true,
+                    discard: jetstream::stream::DiscardPolicy::New,
+                    num_replicas: 1,
+                    ..Default::default()
+                };
+                let created = connection.jetstream.create_stream(config).await;
+                // Another process may have created it in between: look it up again either way.
+                match connection.jetstream.get_key_value(name.as_str()).await {
+                    Ok(store) => store,
+                    Err(get) => {
+                        let why = match created {
+                            Err(create) => create.to_string(),
+                            Ok(_) => get.to_string(),
+                        };
+                        return Err(BackendError::storage(format!(
+                            "cannot open or create the JetStream key-value bucket {name}: {why} \
+                             (is JetStream enabled, `nats-server -js`?)"
+                        )));
+                    }
+                }
+            }
+        };
+        self.stores().insert(scope.clone(), store.clone());
+        Ok(store)
+    }
+
+    fn stores(&self) -> std::sync::MutexGuard<'_, HashMap<ScopedBucket, kv::Store>> {
+        self.stores.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Passes `result` on, forgetting the bucket's handle if the storage failed.
+    fn checked<T>(&self, scope: &ScopedBucket, result: BackendResult<T>) -> BackendResult<T> {
+        if let Err(BackendError::Storage(_)) = &result {
+            self.stores().remove(scope);
+        }
+        result
+    }
+
+    async fn get_value(&self, scope: &ScopedBucket, key: &str) -> BackendResult<Option<Bytes>> {
+        // A key too long to store was never stored.
+        let Some(key) = encode_key(key) else {
+            return Ok(None);
+        };
+        let store = self.store(scope).await?;
+        let value = store.get(key).await.map_err(|e| failed("get", e));
+        self.checked(scope, value)
+    }
+
+    async fn put(&self, scope: &ScopedBucket, key: &str, value: &[u8]) -> BackendResult<()> {
+        let key = encode_key(key).ok_or_else(|| too_long(key))?;
+        let store = self.store(scope).await?;
+        let done = store
+            .put(key, Bytes::copy_from_slice(value))
+            .await
+            .map(drop)
+            .map_err(|e| failed("put", e));
+        self.checked(scope, done)
+    }
+
+    async fn remove(&self, scope: &ScopedBucket, key: &str) -> BackendResult<()> {
+        let Some(key) = encode_key(key) else {
+            return Ok(());
+        };
+        let store = self.store(scope).await?;
+        let done = store.delete(key).await.map_err(|e| failed("delete", e));
+        self.checked(scope, done)
+    }
+
+    /// Every key of the bucket, sorted, so pages are stable between calls.
+    async fn sorted_keys(&self, scope: &ScopedBucket) -> BackendResult<Vec<String>> {
+        let store = self.store(scope).await?;
+        let listed = async {
+            let encoded: Vec<String> = store
+                .keys()
+                .await
+                .map_err(|e| failed("list keys", e))?
+                .try_collect()
+                .await
+                .map_err(|e| failed("list keys", e))?;
+            Ok(encoded)
+        }
+        .await;
+        let mut keys: Vec<String> = self
+            .checked(scope, listed)?
+            .iter()
+            .filter_map(|encoded| decode_key(encoded))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// Reads the key's entry and writes `update(current)` expecting the revision read,
+    /// again while another writer gets there first. `update` returns the value to write, or
+    /// `Err(outcome)` to stop without writing.
+    async fn read_modify_write<T>(
+        &self,
+        scope: &ScopedBucket,
+        key: &str,
+        update: impl Fn(Option<&[u8]>) -> BackendResult<Result<(Bytes, T), T>>,
+    ) -> BackendResult<T> {
+        let encoded = encode_key(key).ok_or_else(|| too_long(key))?;
+        let store = self.store(scope).await?;
+        let started = Instant::now();
+        let result = async {
+            loop {
+                let entry = store
+                    .entry(encoded.as_str())
+                    .await
+                    .map_err(|e| failed("read", e))?;
+                let (current, revision) = match &entry {
+                    Some(entry) if entry.operation == kv::Operation::Put => {
+                        (Some(&entry.value[..]), entry.revision)
+                    }
+                    // Deleted: absent, but the next write must follow the delete marker.
+                    Some(entry) => (None, entry.revision),
+                    None => (None, 0),
+                };
+                let (value, outcome) = match update(current)? {
+                    Ok(write) => write,
+                    Err(outcome) => return Ok(outcome),
+                };
+                match store.update(encoded.as_str(), value, revision).await {
+                    Ok(_) => return Ok(outcome),
+                    Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                        if started.elapsed() > RETRY_FOR {
+                            return Err(BackendError::storage(format!(
+                                "gave up after {RETRY_FOR:?}: the key kept changing under \
+                                 concurrent writers"
+                            )));
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    Err(err) => return Err(failed("write", err)),
+                }
+            }
+        }
+        .await;
+        self.checked(scope, result)
+    }
+
+    async fn increment<N: Counter>(
+        &self,
+        scope: &ScopedBucket,
+        key: &str,
+        delta: N,
+    ) -> BackendResult<N> {
+        self.read_modify_write(scope, key, |current| {
+            let new = incremented(current, delta)?;
+            Ok(Ok((Bytes::from(new.to_string()), new)))
+        })
+        .await
+    }
+}
+
+impl Backend for NatsBackend {
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+
+    fn get<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+    ) -> BoxFuture<'a, BackendResult<Option<Vec<u8>>>> {
+        Box::pin(async move { Ok(self.get_value(bucket, key).await?.map(Vec::from)) })
+    }
+
+    fn exists<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+    ) -> BoxFuture<'a, BackendResult<bool>> {
+        Box::pin(async move { Ok(self.get_value(bucket, key).await?.is_some()) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+        value: &'a [u8],
+    ) -> BoxFuture<'a, BackendResult<()>> {
+        Box::pin(self.put(bucket, key, value))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+    ) -> BoxFuture<'a, BackendResult<()>> {
+        Box::pin(self.remove(bucket, key))
+    }
+
+    /// The cursor is how many keys (in key order) were already returned.
+    fn list_keys_u64<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        cursor: Option<u64>,
+    ) -> BoxFuture<'a, BackendResult<KeyPage<u64>>> {
+        Box::pin(async move {
+            let keys = self.sorted_keys(bucket).await?;
+            let offset = cursor
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(0)
+                .min(keys.len());
+            let page: Vec<String> = keys[offset..].iter().take(PAGE_KEYS).cloned().collect();
+            let end = offset + page.len();
+            Ok(KeyPage {
+                next: (end < keys.len()).then(|| u64::try_from(end).unwrap_or(u64::MAX)),
+                keys: page,
+            })
+        })
+    }
+
+    /// The cursor is the last key returned; the next page starts after it.
+    fn list_keys_string<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, BackendResult<KeyPage<String>>> {
+        Box::pin(async move {
+            let keys = self.sorted_keys(bucket).await?;
+            let start = cursor.map_or(0, |after| keys.partition_point(|k| k.as_str() <= after));
+            let page: Vec<String> = keys[start..].iter().take(PAGE_KEYS).cloned().collect();
+            let more = start + page.len() < keys.len();
+            Ok(KeyPage {
+                next: if more { page.last().cloned() } else { None },
+                keys: page,
+            })
+        })
+    }
+
+    fn increment_u64<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+        delta: u64,
+    ) -> BoxFuture<'a, BackendResult<u64>> {
+        Box::pin(self.increment(bucket, key, delta))
+    }
+
+    fn increment_i64<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+        delta: i64,
+    ) -> BoxFuture<'a, BackendResult<i64>> {
+        Box::pin(self.increment(bucket, key, delta))
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: &'a [u8],
+    ) -> BoxFuture<'a, BackendResult<Swap>> {
+        Box::pin(self.read_modify_write(bucket, key, move |current| {
+            Ok(if current == expected {
+                Ok((Bytes::copy_from_slice(new), Swap::Done))
+            } else {
+                Err(Swap::Changed(current.map(<[u8]>::to_vec)))
+            })
+        }))
+    }
+
+    fn get_many<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, BackendResult<Vec<Option<KeyValue>>>> {
+        Box::pin(async move {
+            let values = future::try_join_all(keys.iter().map(|key| async move {
+                let value = self.get_value(bucket, key).await?;
+                Ok::<_, BackendError>(value.map(|v| (key.clone(), Vec::from(v))))
+            }))
+            .await?;
+            Ok(values)
+        })
+    }
+
+    fn set_many<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        pairs: &'a [KeyValue],
+    ) -> BoxFuture<'a, BackendResult<()>> {
+        Box::pin(async move {
+            // Refuse the whole batch, before writing anything, if a key cannot be stored.
+            if let Some((key, _)) = pairs.iter().find(|(key, _)| encode_key(key).is_none()) {
+                return Err(too_long(key));
+            }
+            future::try_join_all(
+                pairs
+                    .iter()
+                    .map(|(key, value)| self.put(bucket, key, value)),
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn delete_many<'a>(
+        &'a self,
+        bucket: &'a ScopedBucket,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, BackendResult<()>> {
+        Box::pin(async move {
+            future::try_join_all(keys.iter().map(|key| self.remove(bucket, key)))
+                .await
+                .map(drop)
+        })
+    }
+}
+
+fn failed(what: &str, err: impl std::fmt::Display) -> BackendError {
+    BackendError::storage(format!("NATS {what} failed: {err}"))
+}
+
+fn too_long(key: &str) -> BackendError {
+    BackendError::Unsupported(format!(
+        "the key ({} bytes) is too long for the NATS key-value backend: encoded for NATS it \
+         would exceed {MAX_ENCODED_KEY} bytes (bytes other than ASCII letters, digits, `_`, \
+         `-` and `/` take three)",
+        key.len()
+    ))
+}
+
+#[cfg(test)]
+mod tests;
