@@ -374,9 +374,10 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let single = plan.manifest.is_none();
     let mut all_ok = true;
     let mut reports = Vec::new();
+    let plugins = manifold_runtime::Plugins::load(&plan.plugins)?;
     for component in &plan.components {
         let origin = component.source.display().to_string();
-        let providers = manifold_runtime::builtin_providers(&plan, component, Mode::Run)?;
+        let providers = manifold_runtime::providers(&plan, component, Mode::Run, &plugins)?;
         let bindings = manifold_runtime::bind_providers(providers, &plan.providers)?;
         let decoded = manifold_runtime::read_component(&component.source)
             .and_then(|bytes| Ok(manifold_resolve::decode_component(&bytes.bytes, &origin)?));
@@ -435,21 +436,32 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
 
 fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
     let catalog = manifold_runtime::builtin_catalog();
-    let choices = match &args.manifest {
-        Some(path) => manifold_config::Manifest::load(path)?.providers,
+    let (choices, plugins) = match &args.manifest {
+        Some(path) => {
+            let plan = AppPlan::from_manifest(path, &CliOverrides::default(), Mode::Run)?;
+            let plugins = manifold_runtime::Plugins::load(&plan.plugins)?;
+            (plan.providers, plugins.providers())
+        }
         None => Default::default(),
     };
-    let offered: Vec<(&str, ProviderKind, &[manifold_config::InterfaceName])> = catalog
+    // Plugins first: the same priority as when a component is bound.
+    let mut offered: Vec<(&str, ProviderKind, &[manifold_config::InterfaceName])> = plugins
         .iter()
-        .map(|e| (e.name, ProviderKind::Builtin, e.interfaces.as_slice()))
+        .map(|p| (p.name(), p.kind(), p.interfaces()))
         .collect();
+    offered.extend(
+        catalog
+            .iter()
+            .map(|e| (e.name, ProviderKind::Builtin, e.interfaces.as_slice())),
+    );
     let selected = manifold_runtime::select(&offered, &choices);
     let mut rows = Vec::new();
-    for (entry, chosen) in catalog.iter().zip(&selected) {
-        for interface in &entry.interfaces {
+    for ((name, kind, interfaces), chosen) in offered.iter().zip(&selected) {
+        for interface in *interfaces {
             rows.push((
                 interface.to_string(),
-                entry.name,
+                *name,
+                *kind,
                 chosen.contains(interface),
             ));
         }
@@ -457,14 +469,14 @@ fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let json: Vec<_> = rows
             .iter()
-            .map(|(i, p, s)| serde_json::json!({"interface": i, "provider": p, "kind": "builtin", "selected": s}))
+            .map(|(i, p, k, s)| serde_json::json!({"interface": i, "provider": p, "kind": k.to_string(), "selected": s}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-        for (interface, provider, serves) in rows {
+        for (interface, provider, kind, serves) in rows {
             let mark = if serves { "" } else { "  (not selected)" };
-            println!("{interface:width$}  builtin `{provider}`{mark}");
+            println!("{interface:width$}  {kind} `{provider}`{mark}");
         }
     }
     Ok(ExitCode::SUCCESS)

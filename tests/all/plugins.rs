@@ -107,3 +107,238 @@ fn the_builtin_reference_is_listed() {
     assert_eq!(row["provider"], "conformance");
     assert_eq!(row["kind"], "builtin");
 }
+
+/// A scratch directory with `plugin.wasm` (a copy of `plugin`) and a manifest for `app` with
+/// `[plugins.NAME]` of kind wasm at `plugin.wasm`, followed by `extra`.
+fn wasm_plugin_app(app: &str, plugin: &str, name: &str, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(plugin, dir.path().join("plugin.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("manifold.toml"),
+        format!(
+            "name = \"wasm-plugin\"\n\n[component.app]\nsource = {app:?}\n\n\
+             [plugins.{name}]\nkind = \"wasm\"\npath = \"plugin.wasm\"\n\n{extra}"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// What `manifold inspect --json` says serves `interface` for the app in `dir`:
+/// (provider name, provider kind).
+fn served_by(dir: &Path, interface: &str) -> (String, String) {
+    let out = manifold()
+        .args(["inspect", "--json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let import = report["components"][0]["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["interface"] == interface)
+        .unwrap_or_else(|| panic!("no import of {interface}: {report}"));
+    let provider = &import["provider"];
+    (
+        provider["name"].as_str().unwrap().to_owned(),
+        provider["kind"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn a_wasm_plugin_passes_conformance_and_comes_before_the_builtin() {
+    let dir = wasm_plugin_app(
+        programs::PLUGIN_CONFORMANCE,
+        programs::PLUGIN_CONFORMANCE_PROVIDER,
+        "conformance-wasm",
+        "",
+    );
+    assert_eq!(
+        served_by(dir.path(), "manifold:conformance/types"),
+        ("conformance-wasm".into(), "wasm".into())
+    );
+    assert_conformance(&run_conformance(dir.path()), "wasm plugin (by priority)");
+
+    let out = manifold()
+        .args(["providers", "--json", "--manifest"])
+        .arg(dir.path().join("manifold.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<(String, String, bool)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["interface"] == "manifold:conformance/types@0.1.0")
+        .map(|r| {
+            (
+                r["provider"].as_str().unwrap().to_owned(),
+                r["kind"].as_str().unwrap().to_owned(),
+                r["selected"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("conformance-wasm".into(), "wasm".into(), true),
+            ("conformance".into(), "builtin".into(), false),
+        ]
+    );
+}
+
+#[test]
+fn the_manifest_chooses_between_a_wasm_plugin_and_the_builtin() {
+    let choose = |kind: &str, name: &str| {
+        wasm_plugin_app(
+            programs::PLUGIN_CONFORMANCE,
+            programs::PLUGIN_CONFORMANCE_PROVIDER,
+            "conf",
+            &format!(
+                "[providers.\"manifold:conformance/types\"]\nkind = \"{kind}\"\nname = \"{name}\"\n"
+            ),
+        )
+    };
+    let dir = choose("wasm", "conf");
+    assert_eq!(
+        served_by(dir.path(), "manifold:conformance/types"),
+        ("conf".into(), "wasm".into())
+    );
+    assert_conformance(&run_conformance(dir.path()), "wasm plugin (chosen)");
+    let dir = choose("builtin", "conformance");
+    assert_eq!(
+        served_by(dir.path(), "manifold:conformance/types"),
+        ("conformance".into(), "builtin".into())
+    );
+    assert_conformance(
+        &run_conformance(dir.path()),
+        "builtin (chosen over a plugin)",
+    );
+}
+
+#[test]
+fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
+    let dir = wasm_plugin_app(
+        programs::PEEK_APP,
+        programs::PLUGIN_PEEK,
+        "peek",
+        "[component.app.env]\nSECRET = \"app-only\"\n",
+    );
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let manifest = dir.path().join("manifold.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "[component.app]\n",
+        "[component.app]\ndirs = [\"data::/data\"]\n",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let out = manifold()
+        .arg("run")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The app sees its grants; the plugin, composed into it, sees nothing.
+    assert_eq!(
+        stdout(&out),
+        "app env SECRET=app-only\napp dir /data\ndone\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_wasm_plugin_that_imports_what_a_plugin_may_not_is_refused() {
+    // cli-probe exports an interface (wasi:cli/run) and imports sockets, among others.
+    let dir = wasm_plugin_app(
+        programs::PLUGIN_CONFORMANCE,
+        programs::CLI_PROBE,
+        "greedy",
+        "",
+    );
+    for command in ["run", "inspect"] {
+        let out = manifold()
+            .arg(command)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("wasm plugin `greedy`")
+                && err.contains("wasi:sockets/tcp@0.2.12")
+                && err.contains("which a plugin may not"),
+            "{command}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_wasm_plugin_without_the_export_it_claims_or_its_file_is_an_error() {
+    let dir = wasm_plugin_app(
+        programs::PLUGIN_CONFORMANCE,
+        programs::HTTP_HELLO,
+        "hello",
+        "",
+    );
+    let manifest = dir.path().join("manifold.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "path = \"plugin.wasm\"\n",
+        "path = \"plugin.wasm\"\ninterfaces = [\"manifold:conformance/types\"]\n",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let out = run_conformance(dir.path());
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("wasm plugin `hello`")
+            && err.contains("does not export manifold:conformance/types")
+            && err.contains("it exports wasi:http/incoming-handler@0.2.12"),
+        "{err}"
+    );
+
+    std::fs::remove_file(dir.path().join("plugin.wasm")).unwrap();
+    let out = run_conformance(dir.path());
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot load wasm plugin `hello`") && err.contains("plugin.wasm"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_compile_cache_keys_on_the_composed_component() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |dir: &Path| {
+        manifold()
+            .args(["run", "-v", "--cache-dir"])
+            .arg(cache.path())
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let composed = wasm_plugin_app(
+        programs::PLUGIN_CONFORMANCE,
+        programs::PLUGIN_CONFORMANCE_PROVIDER,
+        "conf",
+        "",
+    );
+    let plain = scratch_with("manifold.toml", &conformance_manifest(""));
+    for (dir, what) in [
+        (composed.path(), "composed, first"),
+        (plain.path(), "plain"),
+        (composed.path(), "composed, again"),
+    ] {
+        let out = run(dir);
+        assert_conformance(&out, what);
+        let expected = if what == "composed, again" {
+            "cache=Hit"
+        } else {
+            "cache=Miss"
+        };
+        assert!(stderr(&out).contains(expected), "{what}: {}", stderr(&out));
+    }
+}
