@@ -219,8 +219,9 @@ fn the_manifest_chooses_between_a_wasm_plugin_and_the_builtin() {
     );
 }
 
-#[test]
-fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
+/// Runs `peek-app` granted a variable and a directory, with `plugin-peek` whose
+/// `[plugins.peek]` ends with `plugin_keys`: what each of them sees.
+fn peek(plugin_keys: &str) -> String {
     let dir = wasm_plugin_app(
         programs::PEEK_APP,
         programs::PLUGIN_PEEK,
@@ -229,10 +230,16 @@ fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
     );
     std::fs::create_dir(dir.path().join("data")).unwrap();
     let manifest = dir.path().join("manifold.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace(
-        "[component.app]\n",
-        "[component.app]\ndirs = [\"data::/data\"]\n",
-    );
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace(
+            "[component.app]\n",
+            "[component.app]\ndirs = [\"data::/data\"]\n",
+        )
+        .replace(
+            "path = \"plugin.wasm\"\n",
+            &format!("path = \"plugin.wasm\"\n{plugin_keys}"),
+        );
     std::fs::write(&manifest, text).unwrap();
     let out = manifold()
         .arg("run")
@@ -240,12 +247,25 @@ fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
     // The app sees its grants; the plugin, composed into it, sees nothing.
+    assert_eq!(peek(""), "app env SECRET=app-only\napp dir /data\ndone\n");
+}
+
+#[test]
+fn share_gives_a_wasm_plugin_the_grants_of_its_component() {
     assert_eq!(
-        stdout(&out),
-        "app env SECRET=app-only\napp dir /data\ndone\n",
-        "{}",
-        stderr(&out)
+        peek("share = [\"wasi:cli/environment\"]\n"),
+        "app env SECRET=app-only\napp dir /data\nplugin env SECRET=app-only\ndone\n"
+    );
+    assert_eq!(
+        peek("share = [\"wasi:cli/environment\", \"wasi:filesystem/preopens@0.2.12\"]\n"),
+        "app env SECRET=app-only\napp dir /data\n\
+         plugin env SECRET=app-only\nplugin dir /data\ndone\n"
     );
 }
 
