@@ -8,7 +8,7 @@ use std::process::Output;
 
 use manifold_test_programs as programs;
 
-use crate::util::{manifold, scratch_with, stderr, stdout};
+use crate::util::{Server, get, manifold, scratch_with, stderr, stdout};
 
 /// What the conformance guest prints, one `ok NAME` line per function, in this order, when
 /// every check of that function passed (`crates/test-programs/README.md`).
@@ -361,4 +361,79 @@ fn the_compile_cache_keys_on_the_composed_component() {
         };
         assert!(stderr(&out).contains(expected), "{what}: {}", stderr(&out));
     }
+}
+
+/// `http-counter` (wasi:keyvalue draft2) served through the adapter plugin
+/// `kv-draft2-on-draft` (draft2 on draft), the draft interfaces left to the built-in
+/// `keyvalue`; `component_keys` and `plugin_keys` are added to the component's and the
+/// plugin's tables.
+fn adapter_app(component_keys: &str, plugin_keys: &str) -> tempfile::TempDir {
+    let dir = wasm_plugin_app(
+        programs::HTTP_COUNTER,
+        programs::KV_DRAFT2_ON_DRAFT,
+        "kv-adapter",
+        "[providers.\"wasi:keyvalue/store@0.2.0-draft\"]\nkind = \"builtin\"\nname = \"keyvalue\"\n\
+         [providers.\"wasi:keyvalue/atomics@0.2.0-draft\"]\nkind = \"builtin\"\nname = \"keyvalue\"\n",
+    );
+    let manifest = dir.path().join("manifold.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace(
+            "name = \"wasm-plugin\"\n",
+            "name = \"wasm-plugin\"\ndata-dir = \"data\"\n",
+        )
+        .replace(
+            "[component.app]\n",
+            &format!("[component.app]\n{component_keys}"),
+        )
+        .replace(
+            "path = \"plugin.wasm\"\n",
+            &format!("path = \"plugin.wasm\"\n{plugin_keys}"),
+        );
+    std::fs::write(&manifest, text).unwrap();
+    dir
+}
+
+const SHARE_DRAFT: &str =
+    "share = [\"wasi:keyvalue/store@0.2.0-draft\", \"wasi:keyvalue/atomics@0.2.0-draft\"]\n";
+
+#[test]
+fn an_adapter_plugin_serves_draft2_on_draft_with_the_components_buckets() {
+    let dir = adapter_app("keyvalue = [\"default\"]\n", SHARE_DRAFT);
+    assert_eq!(
+        served_by(dir.path(), "wasi:keyvalue/store"),
+        ("kv-adapter".into(), "wasm".into())
+    );
+    let server = Server::start_in(&[], Some(dir.path()));
+    assert_eq!(
+        get(&server.url("/a")),
+        (200, "/a has been visited 1 time\n".into())
+    );
+    assert_eq!(
+        get(&server.url("/a")),
+        (200, "/a has been visited 2 times\n".into())
+    );
+    drop(server);
+
+    // The plugin works with the component's grants: no bucket granted, none opened.
+    let dir = adapter_app("", SHARE_DRAFT);
+    let server = Server::start_in(&[], Some(dir.path()));
+    let (status, body) = get(&server.url("/a"));
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body, "key-value error: Error::AccessDenied\n");
+    drop(server);
+
+    // Without `share`, the adapter may not import key-value at all.
+    let dir = adapter_app("keyvalue = [\"default\"]\n", "");
+    let out = manifold()
+        .arg("inspect")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("imports wasi:keyvalue/store@0.2.0-draft"),
+        "{}",
+        stderr(&out)
+    );
 }
