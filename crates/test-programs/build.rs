@@ -118,6 +118,16 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Proxy,
     },
     Guest {
+        name: "kv-draft2-on-draft",
+        core_module: "kv_draft2_on_draft.wasm",
+        adapter: Adapter::Reactor,
+    },
+    Guest {
+        name: "peek-app",
+        core_module: "peek-app.wasm",
+        adapter: Adapter::Command,
+    },
+    Guest {
         name: "plugin-conformance",
         core_module: "plugin-conformance.wasm",
         adapter: Adapter::Command,
@@ -125,6 +135,11 @@ const GUESTS: &[Guest] = &[
     Guest {
         name: "plugin-conformance-provider",
         core_module: "plugin_conformance_provider.wasm",
+        adapter: Adapter::Reactor,
+    },
+    Guest {
+        name: "plugin-peek",
+        core_module: "plugin_peek.wasm",
         adapter: Adapter::Reactor,
     },
 ];

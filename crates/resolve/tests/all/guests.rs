@@ -23,6 +23,8 @@ fn every_guest_resolves_against_the_builtins() {
             "http-counter",
             "blob-probe",
             "plugin-conformance",
+            "peek-app",
+            "kv-draft2-on-draft",
         ]
         .contains(name)
         {
