@@ -112,6 +112,11 @@ const GUESTS: &[Guest] = &[
         core_module: "kv_draft2.wasm",
         adapter: Adapter::Proxy,
     },
+    Guest {
+        name: "plugin-conformance",
+        core_module: "plugin-conformance.wasm",
+        adapter: Adapter::Command,
+    },
 ];
 
 /// A program written to `OUT_DIR`, for `programs.rs`.

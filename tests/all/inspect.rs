@@ -150,7 +150,9 @@ fn inspect_a_manifest_covers_every_component() {
 #[test]
 fn every_guest_can_run_on_this_host() {
     for (name, path) in manifold_test_programs::ALL {
-        if ["import-unknown", "core-module"].contains(name) {
+        // `plugin-conformance` needs a provider of manifold:conformance/types, which this
+        // host does not have yet.
+        if ["import-unknown", "core-module", "plugin-conformance"].contains(name) {
             continue;
         }
         let out = manifold().args(["inspect", path]).output().unwrap();

@@ -16,9 +16,18 @@ fn every_guest_resolves_against_the_builtins() {
             Err(e) => panic!("{name}: {e}"),
         };
         let resolution = resolve(&world, &offers);
-        if ["kv-draft", "kv-draft2", "config-probe", "http-counter"].contains(name) {
-            // wasi:keyvalue and wasi:config guests: their providers sit above this crate;
-            // they are checked against the real host end to end (tests/all/inspect.rs).
+        if [
+            "kv-draft",
+            "kv-draft2",
+            "config-probe",
+            "http-counter",
+            "plugin-conformance",
+        ]
+        .contains(name)
+        {
+            // wasi:keyvalue, wasi:config and plugin conformance guests: their providers sit
+            // above this crate; they are checked against the real host end to end
+            // (tests/all/inspect.rs, tests/all/plugins.rs).
             continue;
         }
         if *name == "import-unknown" {
