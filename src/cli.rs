@@ -282,11 +282,13 @@ fn cache(app: &AppArgs) -> Option<CompileCache> {
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let overrides = overrides(&args.app, args.args.clone(), None);
     let plan = plan(args.component.as_deref(), &args.app, &overrides, Mode::Run)?;
-    let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Inside the runtime: RPC plugins start their supervisors while the app loads.
+    let _in_runtime = runtime.enter();
+    let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
     runtime.block_on(async {
         for component in &app.components {
             match manifold_runtime::run::run_cli(&app.engine, component).await? {
@@ -313,12 +315,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &overrides,
         Mode::Serve,
     )?;
-    let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
-    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Inside the runtime: RPC plugins start their supervisors while the app loads.
+    let _in_runtime = runtime.enter();
+    let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
+    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
     runtime.block_on(async move {
         let listener = manifold_serve::bind(args.listen).await?;
         let local = listener.local_addr()?;
