@@ -99,6 +99,10 @@ impl RpcPlugin {
         let supervisor = if plan.command.is_empty() {
             None
         } else {
+            // A program that cannot be found is a configuration error: say so at load,
+            // naming it, instead of retrying it forever in the background.
+            resolve_program(&plan.command, &plan.cwd)
+                .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
             let handle = tokio::runtime::Handle::try_current()
                 .context("RPC plugins need a Tokio runtime")?;
             let supervisor = Supervisor {
@@ -247,6 +251,9 @@ impl Supervisor {
                         });
                         let exit = child.wait().await;
                         tracing::warn!(plugin = self.name, ?exit, "plugin exited; restarting it");
+                        // Its handles died with it: a new generation at once, so they are
+                        // refused from now on rather than sent to the next process.
+                        generation += 1;
                     } else {
                         let _ = child.kill().await;
                     }
@@ -269,15 +276,8 @@ impl Supervisor {
         if let Endpoint::Unix(path) = &self.endpoint {
             let _ = std::fs::remove_file(path);
         }
-        let (program, args) = self.command.split_first().context("empty command")?;
-        // The program is looked up in the host's PATH; PATH itself is not passed on.
-        let resolved = match program.contains('/') {
-            true => self.cwd.join(program),
-            false => std::env::var("PATH")
-                .ok()
-                .and_then(|path| find_in_path(program, &path))
-                .with_context(|| format!("`{program}` is not in PATH"))?,
-        };
+        let resolved = resolve_program(&self.command, &self.cwd)?;
+        let args = &self.command[1..];
         let mut command = tokio::process::Command::new(resolved);
         command
             .args(args)
@@ -353,6 +353,23 @@ impl Supervisor {
         );
         false
     }
+}
+
+/// The program of `command`: a path (relative to `cwd`) if it has a `/`, else looked up in
+/// the host's PATH (PATH itself is not passed on to the plugin).
+fn resolve_program(command: &[String], cwd: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let program = command.first().context("empty command")?;
+    if program.contains('/') {
+        let path = cwd.join(program);
+        if !path.is_file() {
+            bail!("program `{}` does not exist", path.display());
+        }
+        return Ok(path);
+    }
+    std::env::var("PATH")
+        .ok()
+        .and_then(|path| find_in_path(program, &path))
+        .with_context(|| format!("program `{program}` is not in PATH"))
 }
 
 fn find_in_path(program: &str, path: &str) -> Option<PathBuf> {
