@@ -117,6 +117,11 @@ const GUESTS: &[Guest] = &[
         core_module: "plugin-conformance.wasm",
         adapter: Adapter::Command,
     },
+    Guest {
+        name: "plugin-http",
+        core_module: "plugin_http.wasm",
+        adapter: Adapter::Proxy,
+    },
 ];
 
 /// A program written to `OUT_DIR`, for `programs.rs`.

@@ -22,6 +22,7 @@ fn every_guest_resolves_against_the_builtins() {
             "config-probe",
             "http-counter",
             "plugin-conformance",
+            "plugin-http",
         ]
         .contains(name)
         {
