@@ -376,17 +376,13 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         Mode::Run,
     )?;
     let single = plan.manifest.is_none();
-    let plugins = manifold_runtime::plugin_providers(&plan, manifold_runtime::PluginUse::Describe)?;
     let mut all_ok = true;
     let mut reports = Vec::new();
+    let plugins =
+        manifold_runtime::Plugins::load(&plan.plugins, manifold_runtime::PluginUse::Describe)?;
     for component in &plan.components {
         let origin = component.source.display().to_string();
-        let mut providers = plugins.clone();
-        providers.extend(manifold_runtime::builtin_providers(
-            &plan,
-            component,
-            Mode::Run,
-        )?);
+        let providers = manifold_runtime::providers(&plan, component, Mode::Run, &plugins)?;
         let bindings = manifold_runtime::bind_providers(providers, &plan.providers)?;
         let decoded = manifold_runtime::read_component(&component.source)
             .and_then(|bytes| Ok(manifold_resolve::decode_component(&bytes.bytes, &origin)?));
@@ -448,13 +444,15 @@ fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
     let (choices, plugins) = match &args.manifest {
         Some(path) => {
             let plan = AppPlan::from_manifest(path, &CliOverrides::default(), Mode::Run)?;
-            let plugins =
-                manifold_runtime::plugin_providers(&plan, manifold_runtime::PluginUse::Describe)?;
-            (plan.providers, plugins)
+            let plugins = manifold_runtime::Plugins::load(
+                &plan.plugins,
+                manifold_runtime::PluginUse::Describe,
+            )?;
+            (plan.providers, plugins.providers())
         }
         None => Default::default(),
     };
-    // Plugins first, as when binding.
+    // Plugins first: the same priority as when a component is bound.
     let mut offered: Vec<(&str, ProviderKind, &[manifold_config::InterfaceName])> = plugins
         .iter()
         .map(|p| (p.name(), p.kind(), p.interfaces()))
@@ -467,7 +465,7 @@ fn providers(args: ProvidersArgs) -> anyhow::Result<ExitCode> {
     let selected = manifold_runtime::select(&offered, &choices);
     let mut rows = Vec::new();
     for ((name, kind, interfaces), chosen) in offered.iter().zip(&selected) {
-        for interface in interfaces.iter() {
+        for interface in *interfaces {
             rows.push((
                 interface.to_string(),
                 *name,

@@ -113,6 +113,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Proxy,
     },
     Guest {
+        name: "peek-app",
+        core_module: "peek-app.wasm",
+        adapter: Adapter::Command,
+    },
+    Guest {
         name: "plugin-conformance",
         core_module: "plugin-conformance.wasm",
         adapter: Adapter::Command,
@@ -121,6 +126,16 @@ const GUESTS: &[Guest] = &[
         name: "plugin-http",
         core_module: "plugin_http.wasm",
         adapter: Adapter::Proxy,
+    },
+    Guest {
+        name: "plugin-conformance-provider",
+        core_module: "plugin_conformance_provider.wasm",
+        adapter: Adapter::Reactor,
+    },
+    Guest {
+        name: "plugin-peek",
+        core_module: "plugin_peek.wasm",
+        adapter: Adapter::Reactor,
     },
 ];
 

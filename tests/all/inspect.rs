@@ -150,16 +150,8 @@ fn inspect_a_manifest_covers_every_component() {
 #[test]
 fn every_guest_can_run_on_this_host() {
     for (name, path) in manifold_test_programs::ALL {
-        // `plugin-conformance` and `plugin-http` need a provider of
-        // manifold:conformance/types, which only a plugin gives (tests/all/plugins_rpc.rs).
-        if [
-            "import-unknown",
-            "core-module",
-            "plugin-conformance",
-            "plugin-http",
-        ]
-        .contains(name)
-        {
+        // `peek-app` needs its wasm plugin, `plugin-peek` (tests/all/plugins.rs).
+        if ["import-unknown", "core-module", "peek-app"].contains(name) {
             continue;
         }
         let out = manifold().args(["inspect", path]).output().unwrap();

@@ -8,6 +8,7 @@ mod config;
 mod inspect;
 mod keyvalue;
 mod keyvalue_redis;
+mod plugins;
 mod plugins_rpc;
 mod providers;
 mod redis_server;

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use manifold_test_programs as programs;
 
-use crate::util::{Server, get, manifold, stderr, stdout};
+use crate::plugins::{assert_conformance, conformance_manifest, run_conformance};
+use crate::util::{Server, get, manifold, stderr};
 
 fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/python")
@@ -67,23 +68,21 @@ name = "py"
     std::fs::write(dir.join("manifold.toml"), manifest).unwrap();
 }
 
+/// The conformance manifest (`plugins.rs`) with `[plugins.py]` (the body given) chosen for
+/// the conformance interface, so the built-in reference does not serve it.
+fn write_conformance_manifest(dir: &Path, plugin: &str) {
+    let extra = format!(
+        "[plugins.py]\nkind = \"rpc\"\nwit = {wit:?}\n{plugin}\n\n[providers.\"manifold:conformance/types\"]\nkind = \"rpc\"\nname = \"py\"\n",
+        wit = conformance_wit()
+    );
+    std::fs::write(dir.join("manifold.toml"), conformance_manifest(&extra)).unwrap();
+}
+
 /// Runs the conformance guest against `[plugins.py]` and checks that every check passed.
 fn check_conformance(plugin: &str) {
     let dir = tempfile::tempdir().unwrap();
-    write_manifest(dir.path(), programs::PLUGIN_CONFORMANCE, plugin);
-    let out = manifold()
-        .arg("run")
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && stdout(&out).contains("all 18 checks passed"),
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
+    write_conformance_manifest(dir.path(), plugin);
+    assert_conformance(&run_conformance(dir.path()), plugin);
 }
 
 #[test]
@@ -149,7 +148,7 @@ fn python_plugin_already_running_passes_conformance_twice() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("conformance.sock");
     let unix = format!("unix:{}", socket.display());
-    let _on_unix = PythonPlugin::start(&conformance_plugin(), &unix);
+    let on_unix = PythonPlugin::start(&conformance_plugin(), &unix);
     let tcp = format!("tcp:127.0.0.1:{}", free_port());
     let _on_tcp = PythonPlugin::start(&conformance_plugin(), &tcp);
     // Twice each: one process serves both runs, and the first run's counters were all
@@ -157,6 +156,20 @@ fn python_plugin_already_running_passes_conformance_twice() {
     for address in [&unix, &tcp, &unix, &tcp] {
         check_conformance(&format!("address = \"{address}\""));
     }
+    // The plugin, not the built-in reference, served those runs: without it, calls fail.
+    drop(on_unix);
+    let dir = tempfile::tempdir().unwrap();
+    write_conformance_manifest(
+        dir.path(),
+        &format!("address = \"{unix}\"\ntimeout = \"2s\""),
+    );
+    let out = run_conformance(dir.path());
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("plugin `py` is unreachable"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A `manifold serve` of the `plugin-http` guest with `[plugins.py]` as given.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use manifold_builtin_config::ConfigProvider;
+use manifold_builtin_conformance::ConformanceProvider;
 use manifold_builtin_http::HttpProvider;
 use manifold_builtin_keyvalue::{KeyValueError, KeyValueProvider};
 use manifold_builtin_wasi::WasiProvider;
@@ -46,6 +47,11 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
             description: "wasi:config store at 0.2.0-draft (the manifest's values, MANIFOLD_CONFIG_* and --config over them)",
             interfaces: ConfigProvider::offered(),
         },
+        BuiltinCatalogEntry {
+            name: ConformanceProvider::NAME,
+            description: "manifold:conformance/types, the plugin conformance reference (every plugin kind must match it)",
+            interfaces: ConformanceProvider::offered(),
+        },
     ]
 }
 
@@ -62,6 +68,7 @@ pub fn builtin_providers(
         Arc::new(HttpProvider::new(component)),
         Arc::new(keyvalue),
         Arc::new(ConfigProvider::new(component)),
+        Arc::new(ConformanceProvider::new()),
     ])
 }
 

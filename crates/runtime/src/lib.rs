@@ -29,7 +29,7 @@ pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineOptions, EpochTicker, new_engine};
 pub use failure::{Failure, describe_failure};
 pub use load::{ComponentBytes, explain_missing_export, read_component};
-pub use plugins::{PluginUse, plugin_providers};
+pub use plugins::{PluginUse, Plugins, providers};
 
 /// An app whose components are compiled, linked and ready to instantiate.
 pub struct App {
@@ -57,10 +57,10 @@ impl App {
         let options = EngineOptions::for_plan(plan, mode);
         let engine = new_engine(&options)?;
         let ticker = EpochTicker::start(&engine);
-        let plugins = plugin_providers(plan, PluginUse::Run)?;
+        let plugins = Plugins::load(&plan.plugins, PluginUse::Run)?;
         let mut components = Vec::with_capacity(plan.components.len());
         for component in &plan.components {
-            let loaded = LoadedComponent::load(&engine, component, plan, &plugins, mode, cache)
+            let loaded = LoadedComponent::load(&engine, component, plan, mode, cache, &plugins)
                 .with_context(|| format!("cannot load component `{}`", component.name))?;
             tracing::debug!(
                 component = component.name,
@@ -93,19 +93,18 @@ impl LoadedComponent {
         engine: &Engine,
         plan: &ComponentPlan,
         app: &AppPlan,
-        plugins: &[Arc<dyn manifold_provider::Provider>],
         mode: Mode,
         cache: Option<&CompileCache>,
+        plugins: &Plugins,
     ) -> anyhow::Result<LoadedComponent> {
         let bytes = read_component(&plan.source)?;
+        let bindings = bind_providers(providers(app, plan, mode, plugins)?, &app.providers)?;
+        // Wasm plugins become part of the component, before it is compiled.
+        let bytes = plugins.compose(bytes, &bindings)?;
         let (component, outcome) = match cache {
             Some(cache) => cache.load_or_compile(engine, &bytes)?,
             None => (bytes.compile(engine)?, CacheOutcome::Disabled),
         };
-        // Plugins first: an operator who adds one for an interface means it to serve it.
-        let mut providers = plugins.to_vec();
-        providers.extend(builtin_providers(app, plan, mode)?);
-        let bindings = bind_providers(providers, &app.providers)?;
         let mut linker = manifold_provider::Linker::new(engine);
         bindings.add_to_linker(&mut linker)?;
         let pre = match linker.instantiate_pre(&component) {

@@ -27,6 +27,16 @@ impl std::fmt::Debug for ComponentBytes {
 }
 
 impl ComponentBytes {
+    /// `bytes` (already checked to be a component) with their digest.
+    pub fn new(bytes: Vec<u8>, origin: String) -> ComponentBytes {
+        let sha256 = Sha256::digest(&bytes).into();
+        ComponentBytes {
+            bytes,
+            sha256,
+            origin,
+        }
+    }
+
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256)
     }
@@ -66,12 +76,7 @@ pub fn read_component(path: &Path) -> anyhow::Result<ComponentBytes> {
         raw
     };
     manifold_resolve::check_header(&bytes, &origin)?;
-    let sha256 = Sha256::digest(&bytes).into();
-    Ok(ComponentBytes {
-        bytes,
-        sha256,
-        origin,
-    })
+    Ok(ComponentBytes::new(bytes, origin))
 }
 
 /// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`".

@@ -417,7 +417,10 @@ fn check_toggle() {
         ("write", Perms::WRITE, Perms::READ | Perms::EXEC),
         ("read exec", Perms::READ | Perms::EXEC, Perms::WRITE),
     ] {
-        expect("toggle", case, expected, types::toggle(input));
+        // The canonical ABI ignores bits beyond the last flag when it lifts flags, but
+        // wit-bindgen keeps them, and they would show in `Debug`.
+        let got = Perms::from_bits_truncate(types::toggle(input).bits());
+        expect("toggle", case, expected, got);
     }
 }
 
