@@ -355,9 +355,10 @@ fn handles_from_before_a_restart_are_refused_clearly() {
 fn a_plugin_writing_garbage_fails_its_calls_and_the_host_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("garbage.py");
-    // Reads the call, then answers with one kind of garbage after another: random bytes, a
-    // frame on a path nobody asked for, a valid frame holding an over-long integer, a frame
-    // announcing more bytes than it sends, and a frame with two values where one is due.
+    // Reads the call, `inc(x)`, and answers with garbage number x % 5: bytes that are not
+    // framing, a frame on a path nobody asked for (both: the host restarts the plugin), a
+    // valid frame holding an over-long integer, a frame announcing more bytes than it sends,
+    // and a frame with two values where one is due (bad values: only the call fails).
     std::fs::write(
         &script,
         r#"
@@ -369,20 +370,19 @@ listener = socket.socket(socket.AF_UNIX)
 listener.bind(path)
 listener.listen(16)
 garbage = [
-    os.urandom(64),
+    b"\xde\xad\xbe\xef" * 16,
     b"\x01\x05\x02hi",
     b"\x00\x0b" + b"\xff" * 11,
     b"\x00\x80\x80\x04abc",
     b"\x00\x02\x01\x01",
 ]
-n = 0
 while True:
     conn, _ = listener.accept()
     conn.settimeout(2)
     try:
-        if conn.recv(65536):
-            conn.sendall(garbage[n % len(garbage)])
-            n += 1
+        call = conn.recv(65536)
+        if call:
+            conn.sendall(garbage[call[-1] % len(garbage)])  # x < 128: its one LEB128 byte
     except OSError:
         pass
     conn.close()
@@ -407,7 +407,14 @@ while True:
     assert_eq!(get(&server.url("/nowhere")).0, 404);
     let logs = server.logs();
     assert!(!logs.contains("panicked"), "{logs}");
-    assert!(logs.contains("plugin `py`"), "{logs}");
+    assert!(
+        logs.contains("answered manifold:conformance/types@0.1.0#inc with a malformed value"),
+        "{logs}"
+    );
+    // Broken framing restarted the plugin; a bad value alone does not.
+    assert!(logs.contains("plugin sent garbage"), "{logs}");
+    let starts = wait_for_starts(&server, 3).len();
+    assert!(starts <= 5, "{starts} starts for 4 framing errors:\n{logs}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! start is a new *generation*, which invalidates the handles the previous one issued. Calls
 //! made while it restarts wait for it, up to the call deadline; calls in flight when it died
 //! fail with an error.
+//! A reply that is not wRPC framing also restarts a started plugin: it has lost the protocol.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -51,6 +52,8 @@ pub struct RpcPlugin {
     timeout: Duration,
     in_flight: Semaphore,
     status: watch::Receiver<Status>,
+    /// Asks the supervisor to restart the generation sent (a started plugin only).
+    restart: Option<watch::Sender<u64>>,
     /// Stops the supervisor (and so the process) when the plugin is dropped.
     _supervisor: Option<SupervisorGuard>,
     /// Keeps the private socket directory of a started plugin.
@@ -96,6 +99,7 @@ impl RpcPlugin {
             generation: 0,
             ready: plan.command.is_empty(),
         });
+        let (restart, restart_requests) = watch::channel(0);
         let supervisor = if plan.command.is_empty() {
             None
         } else {
@@ -112,6 +116,7 @@ impl RpcPlugin {
                 cwd: plan.cwd.clone(),
                 endpoint: endpoint.clone(),
                 status: tx,
+                restart_requests,
             };
             Some(SupervisorGuard(handle.spawn(supervisor.run())))
         };
@@ -121,6 +126,7 @@ impl RpcPlugin {
             timeout: plan.timeout,
             in_flight: Semaphore::new(plan.max_in_flight),
             status,
+            restart: supervisor.is_some().then_some(restart),
             _supervisor: supervisor,
             _socket_dir: socket_dir,
         })
@@ -190,13 +196,40 @@ impl RpcPlugin {
                 })
             }
             Ok(bytes) => Ok(bytes),
-            Err(e) => Err(CallError::Unreachable {
-                plugin: self.name.clone(),
-                func: what(),
-                message: format!("{e:#} (at {})", self.endpoint),
-            }),
+            Err(e) => {
+                if is_garbage(&e)
+                    && let Some(restart) = &self.restart
+                {
+                    // Not wRPC framing: whatever the process is doing, it is not speaking
+                    // the protocol any more. Start afresh.
+                    tracing::warn!(
+                        plugin = self.name,
+                        "plugin sent garbage ({e:#}); restarting it"
+                    );
+                    restart.send_replace(ready.generation);
+                }
+                Err(CallError::Unreachable {
+                    plugin: self.name.clone(),
+                    func: what(),
+                    message: format!("{e:#} (at {})", self.endpoint),
+                })
+            }
         }
     }
+}
+
+/// Whether a failed call read bytes that are not wRPC framing (as opposed to a connection
+/// that broke, which is what a dying plugin looks like).
+fn is_garbage(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.kind(),
+                ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::NotFound
+            )
+        })
 }
 
 impl Transport for RpcPlugin {
@@ -227,6 +260,8 @@ struct Supervisor {
     cwd: PathBuf,
     endpoint: Endpoint,
     status: watch::Sender<Status>,
+    /// The generation a call found speaking garbage: restart it.
+    restart_requests: watch::Receiver<u64>,
 }
 
 impl Supervisor {
@@ -249,7 +284,20 @@ impl Supervisor {
                             generation,
                             ready: true,
                         });
-                        let exit = child.wait().await;
+                        let mut requests = self.restart_requests.clone();
+                        let this = generation;
+                        let requested = async move {
+                            if requests.wait_for(|g| *g == this).await.is_err() {
+                                std::future::pending::<()>().await; // no one can ask any more
+                            }
+                        };
+                        let exit = tokio::select! {
+                            exit = child.wait() => exit,
+                            () = requested => {
+                                let _ = child.kill().await;
+                                child.wait().await
+                            }
+                        };
                         tracing::warn!(plugin = self.name, ?exit, "plugin exited; restarting it");
                         // Its handles died with it: a new generation at once, so they are
                         // refused from now on rather than sent to the next process.
