@@ -113,6 +113,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Proxy,
     },
     Guest {
+        name: "kv-draft2-on-draft",
+        core_module: "kv_draft2_on_draft.wasm",
+        adapter: Adapter::Reactor,
+    },
+    Guest {
         name: "peek-app",
         core_module: "peek-app.wasm",
         adapter: Adapter::Command,

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use manifold_test_programs as programs;
 
-use crate::util::{manifold, scratch_with, stderr, stdout};
+use crate::util::{Server, get, manifold, scratch_with, stderr, stdout};
 
 /// What the conformance guest prints, one `ok NAME` line per function, in this order, when
 /// every check of that function passed (`crates/test-programs/README.md`).
@@ -219,8 +219,9 @@ fn the_manifest_chooses_between_a_wasm_plugin_and_the_builtin() {
     );
 }
 
-#[test]
-fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
+/// Runs `peek-app` granted a variable and a directory, with `plugin-peek` whose
+/// `[plugins.peek]` ends with `plugin_keys`: what each of them sees.
+fn peek(plugin_keys: &str) -> String {
     let dir = wasm_plugin_app(
         programs::PEEK_APP,
         programs::PLUGIN_PEEK,
@@ -229,10 +230,16 @@ fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
     );
     std::fs::create_dir(dir.path().join("data")).unwrap();
     let manifest = dir.path().join("manifold.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace(
-        "[component.app]\n",
-        "[component.app]\ndirs = [\"data::/data\"]\n",
-    );
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace(
+            "[component.app]\n",
+            "[component.app]\ndirs = [\"data::/data\"]\n",
+        )
+        .replace(
+            "path = \"plugin.wasm\"\n",
+            &format!("path = \"plugin.wasm\"\n{plugin_keys}"),
+        );
     std::fs::write(&manifest, text).unwrap();
     let out = manifold()
         .arg("run")
@@ -240,12 +247,25 @@ fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_wasm_plugin_gets_none_of_the_grants_of_its_component() {
     // The app sees its grants; the plugin, composed into it, sees nothing.
+    assert_eq!(peek(""), "app env SECRET=app-only\napp dir /data\ndone\n");
+}
+
+#[test]
+fn share_gives_a_wasm_plugin_the_grants_of_its_component() {
     assert_eq!(
-        stdout(&out),
-        "app env SECRET=app-only\napp dir /data\ndone\n",
-        "{}",
-        stderr(&out)
+        peek("share = [\"wasi:cli/environment\"]\n"),
+        "app env SECRET=app-only\napp dir /data\nplugin env SECRET=app-only\ndone\n"
+    );
+    assert_eq!(
+        peek("share = [\"wasi:cli/environment\", \"wasi:filesystem/preopens@0.2.12\"]\n"),
+        "app env SECRET=app-only\napp dir /data\n\
+         plugin env SECRET=app-only\nplugin dir /data\ndone\n"
     );
 }
 
@@ -341,4 +361,79 @@ fn the_compile_cache_keys_on_the_composed_component() {
         };
         assert!(stderr(&out).contains(expected), "{what}: {}", stderr(&out));
     }
+}
+
+/// `http-counter` (wasi:keyvalue draft2) served through the adapter plugin
+/// `kv-draft2-on-draft` (draft2 on draft), the draft interfaces left to the built-in
+/// `keyvalue`; `component_keys` and `plugin_keys` are added to the component's and the
+/// plugin's tables.
+fn adapter_app(component_keys: &str, plugin_keys: &str) -> tempfile::TempDir {
+    let dir = wasm_plugin_app(
+        programs::HTTP_COUNTER,
+        programs::KV_DRAFT2_ON_DRAFT,
+        "kv-adapter",
+        "[providers.\"wasi:keyvalue/store@0.2.0-draft\"]\nkind = \"builtin\"\nname = \"keyvalue\"\n\
+         [providers.\"wasi:keyvalue/atomics@0.2.0-draft\"]\nkind = \"builtin\"\nname = \"keyvalue\"\n",
+    );
+    let manifest = dir.path().join("manifold.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace(
+            "name = \"wasm-plugin\"\n",
+            "name = \"wasm-plugin\"\ndata-dir = \"data\"\n",
+        )
+        .replace(
+            "[component.app]\n",
+            &format!("[component.app]\n{component_keys}"),
+        )
+        .replace(
+            "path = \"plugin.wasm\"\n",
+            &format!("path = \"plugin.wasm\"\n{plugin_keys}"),
+        );
+    std::fs::write(&manifest, text).unwrap();
+    dir
+}
+
+const SHARE_DRAFT: &str =
+    "share = [\"wasi:keyvalue/store@0.2.0-draft\", \"wasi:keyvalue/atomics@0.2.0-draft\"]\n";
+
+#[test]
+fn an_adapter_plugin_serves_draft2_on_draft_with_the_components_buckets() {
+    let dir = adapter_app("keyvalue = [\"default\"]\n", SHARE_DRAFT);
+    assert_eq!(
+        served_by(dir.path(), "wasi:keyvalue/store"),
+        ("kv-adapter".into(), "wasm".into())
+    );
+    let server = Server::start_in(&[], Some(dir.path()));
+    assert_eq!(
+        get(&server.url("/a")),
+        (200, "/a has been visited 1 time\n".into())
+    );
+    assert_eq!(
+        get(&server.url("/a")),
+        (200, "/a has been visited 2 times\n".into())
+    );
+    drop(server);
+
+    // The plugin works with the component's grants: no bucket granted, none opened.
+    let dir = adapter_app("", SHARE_DRAFT);
+    let server = Server::start_in(&[], Some(dir.path()));
+    let (status, body) = get(&server.url("/a"));
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body, "key-value error: Error::AccessDenied\n");
+    drop(server);
+
+    // Without `share`, the adapter may not import key-value at all.
+    let dir = adapter_app("keyvalue = [\"default\"]\n", "");
+    let out = manifold()
+        .arg("inspect")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("imports wasi:keyvalue/store@0.2.0-draft"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -68,6 +68,10 @@ pub struct PluginConfig {
     pub timeout: Option<crate::HumanDuration>,
     /// `rpc`: calls in flight at once; more wait (default 64).
     pub max_in_flight: Option<usize>,
+    /// `wasm`: interfaces the plugin may import beyond those without authority, served with
+    /// the grants of the component it is composed with (e.g. `wasi:keyvalue/store` for an
+    /// adapter that works on the component's buckets).
+    pub share: Option<Vec<InterfaceName>>,
 }
 
 /// Kinds of plugins.
@@ -353,8 +357,14 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
             if let Some((key, _)) = rpc_only.iter().find(|(_, set)| *set) {
                 return Err(format!("`{key}` is for rpc plugins only"));
             }
+            if p.kind == PluginKind::Dylib && p.share.is_some() {
+                return Err("`share` is for wasm plugins only".into());
+            }
         }
         PluginKind::Rpc => {
+            if p.share.is_some() {
+                return Err("`share` is for wasm plugins only".into());
+            }
             if p.path.is_some() {
                 return Err("`path` is for dylib and wasm plugins; an rpc plugin has `command` and/or `address`".into());
             }
@@ -558,6 +568,10 @@ mod tests {
                 "letters, digits",
             ),
             ("[plugins.p]\nkind = \"lua\"\n", "unknown variant"),
+            (
+                "[plugins.p]\nkind = \"dylib\"\npath = \"l.so\"\nshare = [\"wasi:cli/environment\"]\n",
+                "for wasm plugins only",
+            ),
         ] {
             let text = format!("{base}{plugin}");
             let err = parse(&text).unwrap_err();

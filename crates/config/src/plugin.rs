@@ -85,6 +85,8 @@ pub struct PluginPlan {
     pub cwd: PathBuf,
     pub timeout: Duration,
     pub max_in_flight: usize,
+    /// `wasm`: interfaces the plugin may import with its component's grants.
+    pub share: Vec<InterfaceName>,
 }
 
 impl PluginPlan {
@@ -121,6 +123,7 @@ impl PluginPlan {
                 .map(|t| t.0)
                 .unwrap_or(Self::DEFAULT_TIMEOUT),
             max_in_flight: config.max_in_flight.unwrap_or(Self::DEFAULT_MAX_IN_FLIGHT),
+            share: config.share.clone().unwrap_or_default(),
         }
     }
 }

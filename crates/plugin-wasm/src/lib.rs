@@ -13,7 +13,9 @@
 //! without a directory). `wasi:cli/environment` and `wasi:filesystem/preopens`, which every
 //! preview1-adapted component imports, are served to the plugin by empty stand-ins composed
 //! in ([`stubs`]): no variables, no arguments, no directories. Anything else (sockets, HTTP,
-//! key-value, config, other plugins' interfaces) is refused when the plugin is loaded.
+//! key-value, config, other plugins' interfaces) is refused when the plugin is loaded, unless
+//! the manifest lists it in `[plugins.NAME] share`: then it is served like the component's
+//! own import, with the component's grants (an adapter over the component's buckets).
 
 mod compose;
 mod stubs;
@@ -41,7 +43,16 @@ pub enum ImportRule {
 }
 
 impl ImportRule {
-    /// The rule for `interface`; `None`: a plugin may not import it.
+    /// The rule for `interface` in a plugin whose `[plugins.NAME] share` is `share`: shared
+    /// if `share` covers it, else by [`ImportRule::of`].
+    pub fn for_plugin(interface: &InterfaceName, share: &[InterfaceName]) -> Option<ImportRule> {
+        if share.iter().any(|pattern| pattern.covers(interface)) {
+            return Some(ImportRule::Shared);
+        }
+        ImportRule::of(interface)
+    }
+
+    /// The rule for `interface` by default; `None`: a plugin may not import it.
     pub fn of(interface: &InterfaceName) -> Option<ImportRule> {
         if interface.namespace != "wasi" {
             return None;
@@ -153,7 +164,7 @@ impl WasmPlugin {
         let mut refused = Vec::new();
         for import in &world.imports {
             match import.interface.as_ref().and_then(|i| {
-                let rule = ImportRule::of(i)?;
+                let rule = ImportRule::for_plugin(i, &plan.share)?;
                 Some((i, rule))
             }) {
                 Some((interface, rule)) => imports.push(PluginImport {
@@ -170,7 +181,9 @@ impl WasmPlugin {
                  imports would be served with the grants of the component it is composed \
                  with. A plugin may import wasi:io, wasi:clocks, wasi:random, the standard \
                  streams, wasi:cli/exit and wasi:filesystem/types; wasi:cli/environment and \
-                 wasi:filesystem/preopens are given to it empty (see docs/plugins.md)",
+                 wasi:filesystem/preopens are given to it empty. To let it use the \
+                 component's grants of an interface, list it in [plugins.{name}] share \
+                 (see docs/plugins.md)",
                 refused.join(", ")
             );
         }

@@ -1,23 +1,16 @@
 use std::path::PathBuf;
 
-use manifold_config::{PluginConfig, PluginKind, PluginPlan};
+use manifold_config::{PluginConfig, PluginPlan};
 
 use super::*;
 
 fn plan(path: &str, interfaces: &[&str]) -> PluginPlan {
-    let config = PluginConfig {
-        kind: PluginKind::Wasm,
-        path: Some(path.to_owned()),
-        wit: None,
-        interfaces: Some(interfaces.iter().map(|i| i.parse().unwrap()).collect()),
-        command: None,
-        address: None,
-        subject: None,
-        env: Default::default(),
-        cwd: None,
-        timeout: None,
-        max_in_flight: None,
-    };
+    let interfaces: Vec<String> = interfaces.iter().map(|i| format!("{i:?}")).collect();
+    let config: PluginConfig = toml::from_str(&format!(
+        "kind = \"wasm\"\npath = {path:?}\ninterfaces = [{}]\n",
+        interfaces.join(", ")
+    ))
+    .unwrap();
     PluginPlan::from_config("p", &config, &PathBuf::from("/"))
 }
 
@@ -102,4 +95,25 @@ fn rules() {
     ] {
         assert_eq!(rule(refused), None, "{refused}");
     }
+}
+
+#[test]
+fn share_lets_a_plugin_use_the_grants_of_its_component() {
+    let name: InterfaceName = "wasi:keyvalue/store@0.2.0-draft2".parse().unwrap();
+    assert_eq!(ImportRule::for_plugin(&name, &[]), None);
+    let share = ["wasi:keyvalue/store".parse().unwrap()];
+    assert_eq!(
+        ImportRule::for_plugin(&name, &share),
+        Some(ImportRule::Shared)
+    );
+    let environment: InterfaceName = "wasi:cli/environment@0.2.12".parse().unwrap();
+    assert_eq!(
+        ImportRule::for_plugin(&environment, &[]),
+        Some(ImportRule::Empty)
+    );
+    let share = ["wasi:cli/environment@0.2.12".parse().unwrap()];
+    assert_eq!(
+        ImportRule::for_plugin(&environment, &share),
+        Some(ImportRule::Shared)
+    );
 }

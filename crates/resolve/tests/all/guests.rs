@@ -24,6 +24,7 @@ fn every_guest_resolves_against_the_builtins() {
             "plugin-conformance",
             "plugin-http",
             "peek-app",
+            "kv-draft2-on-draft",
         ]
         .contains(name)
         {
