@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -52,8 +53,9 @@ pub struct RpcPlugin {
     timeout: Duration,
     in_flight: Semaphore,
     status: watch::Receiver<Status>,
-    /// Asks the supervisor to restart the generation sent (a started plugin only).
-    restart: Option<watch::Sender<u64>>,
+    /// A started plugin: asks its supervisor to restart the generation sent, and marks the
+    /// plugin not ready meanwhile.
+    restart: Option<(watch::Sender<u64>, Arc<watch::Sender<Status>>)>,
     /// Stops the supervisor (and so the process) when the plugin is dropped.
     _supervisor: Option<SupervisorGuard>,
     /// Keeps the private socket directory of a started plugin.
@@ -99,6 +101,7 @@ impl RpcPlugin {
             generation: 0,
             ready: plan.command.is_empty(),
         });
+        let tx = Arc::new(tx);
         let (restart, restart_requests) = watch::channel(0);
         let supervisor = if plan.command.is_empty() {
             None
@@ -115,7 +118,7 @@ impl RpcPlugin {
                 env: plan.env.clone().into_iter().collect(),
                 cwd: plan.cwd.clone(),
                 endpoint: endpoint.clone(),
-                status: tx,
+                status: tx.clone(),
                 restart_requests,
             };
             Some(SupervisorGuard(handle.spawn(supervisor.run())))
@@ -126,7 +129,7 @@ impl RpcPlugin {
             timeout: plan.timeout,
             in_flight: Semaphore::new(plan.max_in_flight),
             status,
-            restart: supervisor.is_some().then_some(restart),
+            restart: supervisor.is_some().then_some((restart, tx)),
             _supervisor: supervisor,
             _socket_dir: socket_dir,
         })
@@ -156,7 +159,7 @@ impl RpcPlugin {
         incoming
             .read_to_end(&mut results)
             .await
-            .context("reading the results")?;
+            .map_err(ReadFailure)?;
         Ok(results.into())
     }
 
@@ -198,14 +201,19 @@ impl RpcPlugin {
             Ok(bytes) => Ok(bytes),
             Err(e) => {
                 if is_garbage(&e)
-                    && let Some(restart) = &self.restart
+                    && let Some((restart, status)) = &self.restart
                 {
                     // Not wRPC framing: whatever the process is doing, it is not speaking
-                    // the protocol any more. Start afresh.
+                    // the protocol any more. Start afresh; new calls wait for that.
                     tracing::warn!(
                         plugin = self.name,
                         "plugin sent garbage ({e:#}); restarting it"
                     );
+                    status.send_if_modified(|s| {
+                        let stop = s.generation == ready.generation && s.ready;
+                        s.ready &= !stop;
+                        stop
+                    });
                     restart.send_replace(ready.generation);
                 }
                 Err(CallError::Unreachable {
@@ -218,18 +226,21 @@ impl RpcPlugin {
     }
 }
 
+/// Reading a plugin's results failed.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the results: {0}")]
+struct ReadFailure(std::io::Error);
+
 /// Whether a failed call read bytes that are not wRPC framing (as opposed to a connection
 /// that broke, which is what a dying plugin looks like).
 fn is_garbage(e: &anyhow::Error) -> bool {
     use std::io::ErrorKind;
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|io| {
-            matches!(
-                io.kind(),
-                ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::NotFound
-            )
-        })
+    e.downcast_ref::<ReadFailure>().is_some_and(|r| {
+        matches!(
+            r.0.kind(),
+            ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::NotFound
+        )
+    })
 }
 
 impl Transport for RpcPlugin {
@@ -259,7 +270,7 @@ struct Supervisor {
     env: Vec<(String, String)>,
     cwd: PathBuf,
     endpoint: Endpoint,
-    status: watch::Sender<Status>,
+    status: Arc<watch::Sender<Status>>,
     /// The generation a call found speaking garbage: restart it.
     restart_requests: watch::Receiver<u64>,
 }
