@@ -416,6 +416,7 @@ class _Conn:
 
 
 MAX_MESSAGE = 64 << 20  # bytes of parameters accepted in one call
+READ_TIMEOUT = 60  # seconds a client may take to send a call
 
 
 def frame(path, data):
@@ -451,6 +452,8 @@ class Server:
         """Serves one call on a connected socket; any error closes just this connection."""
         conn = _Conn(sock)
         try:
+            # A client that stops sending mid-call does not hold this thread forever.
+            sock.settimeout(READ_TIMEOUT)
             version = conn.read(1)
             if version is None:
                 return  # a probe: connected and closed without a call
@@ -476,6 +479,7 @@ class Server:
                 data += chunk
                 if len(data) > MAX_MESSAGE:
                     raise Malformed("parameters larger than %d bytes" % MAX_MESSAGE)
+            sock.settimeout(None)  # the handler may take as long as it needs
             value = fn(*args)
             values = [] if not result_types else [value] if len(result_types) == 1 else value
             out = bytearray()
