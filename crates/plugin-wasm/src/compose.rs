@@ -28,7 +28,6 @@ pub fn compose(app: &[u8], plugins: &[(&WasmPlugin, Vec<Link>)]) -> anyhow::Resu
     )?;
     let app_instance = graph.instantiate(app_id)?;
 
-    // Stand-ins are made per plugin, so they are kept alive here until encoding.
     for (index, (plugin, links)) in plugins.iter().enumerate() {
         let context = || format!("composing wasm plugin `{}`", plugin.name);
         let component = Component::from_bytes(
