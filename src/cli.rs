@@ -290,8 +290,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // Loading may start plugin processes, whose supervisors run on this runtime.
-    let _enter = runtime.enter();
+    // Inside the runtime: RPC plugins start their supervisors while the app loads.
+    let _in_runtime = runtime.enter();
     let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
     runtime.block_on(async {
         for component in &app.components {
@@ -323,7 +323,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let _enter = runtime.enter();
+    // Inside the runtime: RPC plugins start their supervisors while the app loads.
+    let _in_runtime = runtime.enter();
     let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
     let server = Arc::new(manifold_serve::Server::new(app.clone())?);
     runtime.block_on(async move {

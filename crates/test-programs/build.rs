@@ -133,6 +133,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Command,
     },
     Guest {
+        name: "plugin-http",
+        core_module: "plugin_http.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "plugin-conformance-provider",
         core_module: "plugin_conformance_provider.wasm",
         adapter: Adapter::Reactor,

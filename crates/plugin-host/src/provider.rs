@@ -209,6 +209,14 @@ impl Provider for PluginProvider {
                             .transport
                             .call(&instance_name, &rpc_name, params)
                             .await?;
+                        if reply.is_empty() && ty.results().len() > 0 {
+                            // wRPC has no error frame: a plugin that fails a call closes
+                            // the connection without results.
+                            bail!(
+                                "plugin `{}` closed the connection without answering {instance_name}#{rpc_name} (its log may say why)",
+                                owner.plugin
+                            );
+                        }
                         let mut decoder = Decoder {
                             store: &mut store,
                             owner: &owner,

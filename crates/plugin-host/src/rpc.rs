@@ -7,9 +7,11 @@
 //! start is a new *generation*, which invalidates the handles the previous one issued. Calls
 //! made while it restarts wait for it, up to the call deadline; calls in flight when it died
 //! fail with an error.
+//! A reply that is not wRPC framing also restarts a started plugin: it has lost the protocol.
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -51,6 +53,9 @@ pub struct RpcPlugin {
     timeout: Duration,
     in_flight: Semaphore,
     status: watch::Receiver<Status>,
+    /// A started plugin: asks its supervisor to restart the generation sent, and marks the
+    /// plugin not ready meanwhile.
+    restart: Option<(watch::Sender<u64>, Arc<watch::Sender<Status>>)>,
     /// Stops the supervisor (and so the process) when the plugin is dropped.
     _supervisor: Option<SupervisorGuard>,
     /// Keeps the private socket directory of a started plugin.
@@ -96,9 +101,15 @@ impl RpcPlugin {
             generation: 0,
             ready: plan.command.is_empty(),
         });
+        let tx = Arc::new(tx);
+        let (restart, restart_requests) = watch::channel(0);
         let supervisor = if plan.command.is_empty() {
             None
         } else {
+            // A program that cannot be found is a configuration error: say so at load,
+            // naming it, instead of retrying it forever in the background.
+            resolve_program(&plan.command, &plan.cwd)
+                .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
             let handle = tokio::runtime::Handle::try_current()
                 .context("RPC plugins need a Tokio runtime")?;
             let supervisor = Supervisor {
@@ -107,7 +118,8 @@ impl RpcPlugin {
                 env: plan.env.clone().into_iter().collect(),
                 cwd: plan.cwd.clone(),
                 endpoint: endpoint.clone(),
-                status: tx,
+                status: tx.clone(),
+                restart_requests,
             };
             Some(SupervisorGuard(handle.spawn(supervisor.run())))
         };
@@ -117,6 +129,7 @@ impl RpcPlugin {
             timeout: plan.timeout,
             in_flight: Semaphore::new(plan.max_in_flight),
             status,
+            restart: supervisor.is_some().then_some((restart, tx)),
             _supervisor: supervisor,
             _socket_dir: socket_dir,
         })
@@ -146,7 +159,7 @@ impl RpcPlugin {
         incoming
             .read_to_end(&mut results)
             .await
-            .context("reading the results")?;
+            .map_err(ReadFailure)?;
         Ok(results.into())
     }
 
@@ -186,13 +199,48 @@ impl RpcPlugin {
                 })
             }
             Ok(bytes) => Ok(bytes),
-            Err(e) => Err(CallError::Unreachable {
-                plugin: self.name.clone(),
-                func: what(),
-                message: format!("{e:#} (at {})", self.endpoint),
-            }),
+            Err(e) => {
+                if is_garbage(&e)
+                    && let Some((restart, status)) = &self.restart
+                {
+                    // Not wRPC framing: whatever the process is doing, it is not speaking
+                    // the protocol any more. Start afresh; new calls wait for that.
+                    tracing::warn!(
+                        plugin = self.name,
+                        "plugin sent garbage ({e:#}); restarting it"
+                    );
+                    status.send_if_modified(|s| {
+                        let stop = s.generation == ready.generation && s.ready;
+                        s.ready &= !stop;
+                        stop
+                    });
+                    restart.send_replace(ready.generation);
+                }
+                Err(CallError::Unreachable {
+                    plugin: self.name.clone(),
+                    func: what(),
+                    message: format!("{e:#} (at {})", self.endpoint),
+                })
+            }
         }
     }
+}
+
+/// Reading a plugin's results failed.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the results: {0}")]
+struct ReadFailure(std::io::Error);
+
+/// Whether a failed call read bytes that are not wRPC framing (as opposed to a connection
+/// that broke, which is what a dying plugin looks like).
+fn is_garbage(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    e.downcast_ref::<ReadFailure>().is_some_and(|r| {
+        matches!(
+            r.0.kind(),
+            ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::NotFound
+        )
+    })
 }
 
 impl Transport for RpcPlugin {
@@ -222,7 +270,9 @@ struct Supervisor {
     env: Vec<(String, String)>,
     cwd: PathBuf,
     endpoint: Endpoint,
-    status: watch::Sender<Status>,
+    status: Arc<watch::Sender<Status>>,
+    /// The generation a call found speaking garbage: restart it.
+    restart_requests: watch::Receiver<u64>,
 }
 
 impl Supervisor {
@@ -245,8 +295,24 @@ impl Supervisor {
                             generation,
                             ready: true,
                         });
-                        let exit = child.wait().await;
+                        let mut requests = self.restart_requests.clone();
+                        let this = generation;
+                        let requested = async move {
+                            if requests.wait_for(|g| *g == this).await.is_err() {
+                                std::future::pending::<()>().await; // no one can ask any more
+                            }
+                        };
+                        let exit = tokio::select! {
+                            exit = child.wait() => exit,
+                            () = requested => {
+                                let _ = child.kill().await;
+                                child.wait().await
+                            }
+                        };
                         tracing::warn!(plugin = self.name, ?exit, "plugin exited; restarting it");
+                        // Its handles died with it: a new generation at once, so they are
+                        // refused from now on rather than sent to the next process.
+                        generation += 1;
                     } else {
                         let _ = child.kill().await;
                     }
@@ -269,15 +335,8 @@ impl Supervisor {
         if let Endpoint::Unix(path) = &self.endpoint {
             let _ = std::fs::remove_file(path);
         }
-        let (program, args) = self.command.split_first().context("empty command")?;
-        // The program is looked up in the host's PATH; PATH itself is not passed on.
-        let resolved = match program.contains('/') {
-            true => self.cwd.join(program),
-            false => std::env::var("PATH")
-                .ok()
-                .and_then(|path| find_in_path(program, &path))
-                .with_context(|| format!("`{program}` is not in PATH"))?,
-        };
+        let resolved = resolve_program(&self.command, &self.cwd)?;
+        let args = &self.command[1..];
         let mut command = tokio::process::Command::new(resolved);
         command
             .args(args)
@@ -353,6 +412,23 @@ impl Supervisor {
         );
         false
     }
+}
+
+/// The program of `command`: a path (relative to `cwd`) if it has a `/`, else looked up in
+/// the host's PATH (PATH itself is not passed on to the plugin).
+fn resolve_program(command: &[String], cwd: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let program = command.first().context("empty command")?;
+    if program.contains('/') {
+        let path = cwd.join(program);
+        if !path.is_file() {
+            bail!("program `{}` does not exist", path.display());
+        }
+        return Ok(path);
+    }
+    std::env::var("PATH")
+        .ok()
+        .and_then(|path| find_in_path(program, &path))
+        .with_context(|| format!("program `{program}` is not in PATH"))
 }
 
 fn find_in_path(program: &str, path: &str) -> Option<PathBuf> {

@@ -31,6 +31,7 @@ pub enum PluginUse {
 pub struct Plugins {
     /// Every plugin as a provider, in the manifest's order (by name).
     all: Vec<Arc<dyn Provider>>,
+    /// The Wasm-component plugins among them, for composition.
     wasm: Vec<Arc<WasmPlugin>>,
 }
 
