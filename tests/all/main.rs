@@ -10,6 +10,7 @@ mod keyvalue;
 mod keyvalue_redis;
 mod providers;
 mod redis_server;
+mod registry;
 mod run;
 mod serve;
 mod util;

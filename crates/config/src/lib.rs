@@ -10,6 +10,7 @@ mod interface;
 mod limits;
 mod manifest;
 mod plan;
+mod source;
 
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
@@ -19,6 +20,7 @@ pub use manifest::{
     ComponentConfig, KeyValueBackend, Manifest, ProviderConfig, ProviderKind, Route,
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
+pub use source::SourceSpec;
 
 /// Errors from reading and validating configuration.
 #[derive(Debug, thiserror::Error)]
