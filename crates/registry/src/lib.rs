@@ -105,7 +105,7 @@ pub struct Client {
     http: reqwest::Client,
 }
 
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     // Idempotent; fails only when another provider was installed first, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

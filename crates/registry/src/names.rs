@@ -182,6 +182,7 @@ mod tests {
             "#,
         )
         .unwrap();
+        crate::install_crypto();
         let http = reqwest::Client::new();
         let r = resolve(&config, &http, "acme:hello@1.2.3").await.unwrap();
         assert_eq!(r.repository, "127.0.0.1:5000/team/acme/hello");
