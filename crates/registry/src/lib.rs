@@ -102,7 +102,9 @@ pub struct PushOptions {
 #[derive(Debug)]
 pub struct Client {
     opts: Options,
-    http: reqwest::Client,
+    /// For well-known documents and `login`; built on first use (loading the system's root
+    /// certificates costs milliseconds a cached pull need not pay).
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 pub(crate) fn install_crypto() {
@@ -113,12 +115,22 @@ pub(crate) fn install_crypto() {
 impl Client {
     pub fn new(opts: Options) -> anyhow::Result<Client> {
         install_crypto();
-        let http = reqwest::Client::builder()
+        Ok(Client {
+            opts,
+            http: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn http(&self) -> anyhow::Result<&reqwest::Client> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
             .context("cannot create the HTTP client")?;
-        Ok(Client { opts, http })
+        Ok(self.http.get_or_init(|| client))
     }
 
     pub fn store(&self) -> &Store {
@@ -154,7 +166,7 @@ impl Client {
             SourceSpec::Oci(text) => parse_reference(text),
             SourceSpec::Package(name) => {
                 let config = names::load_config().await?;
-                let resolved = names::resolve(&config, &self.http, name).await?;
+                let resolved = names::resolve(&config, self.http()?, name).await?;
                 let tag = match &resolved.version {
                     Some(v) => v.to_string(),
                     None => self.newest_tag(&resolved.repository, name).await?,
@@ -518,7 +530,7 @@ impl Client {
         };
         let url = format!("{scheme}://{registry}/v2/");
         let anonymous = self
-            .http
+            .http()?
             .get(&url)
             .send()
             .await
@@ -543,7 +555,7 @@ impl Client {
                     .is_ok()
             } else {
                 let response = self
-                    .http
+                    .http()?
                     .get(&url)
                     .basic_auth(user, Some(password))
                     .send()
@@ -563,12 +575,66 @@ impl Client {
 
 const CHUNK: usize = 1 << 20;
 
-/// `registry/repo[:tag][@digest]`, refusing Docker Hub's implicit expansion of bare names.
+/// `REGISTRY/REPOSITORY[:TAG][@DIGEST]`. The common shapes are split by hand: oci-spec's
+/// parser compiles a large regex on first use, which costs more than a cached pull.
 pub fn parse_reference(text: &str) -> anyhow::Result<Reference> {
+    if let Some(reference) = split_reference(text) {
+        return Ok(reference);
+    }
     let reference: Reference = text
         .parse()
         .map_err(|e| anyhow!("{text:?} is not an OCI reference (REGISTRY/REPOSITORY:TAG): {e}"))?;
     Ok(reference)
+}
+
+fn split_reference(text: &str) -> Option<Reference> {
+    let (registry, rest) = text.split_once('/')?;
+    if !(registry.contains('.') || registry.contains(':') || registry == "localhost") {
+        return None;
+    }
+    let (rest, digest) = match rest.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (rest, None),
+    };
+    let (repository, tag) = match rest.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, Some(t)),
+        _ => (rest, None),
+    };
+    let repo_ok = !repository.is_empty()
+        && repository.split('/').all(|part| {
+            !part.is_empty()
+                && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        });
+    let tag_ok = tag.is_none_or(|t| {
+        !t.is_empty()
+            && t.len() <= 128
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    });
+    let digest_ok = digest.is_none_or(|d| cache::digest_hex(d).is_ok());
+    if !(repo_ok && tag_ok && digest_ok) {
+        return None;
+    }
+    Some(match (tag, digest) {
+        (Some(t), Some(d)) => Reference::with_tag_and_digest(
+            registry.to_owned(),
+            repository.to_owned(),
+            t.to_owned(),
+            d.to_owned(),
+        ),
+        (None, Some(d)) => {
+            Reference::with_digest(registry.to_owned(), repository.to_owned(), d.to_owned())
+        }
+        (Some(t), None) => {
+            Reference::with_tag(registry.to_owned(), repository.to_owned(), t.to_owned())
+        }
+        (None, None) => {
+            Reference::with_tag(registry.to_owned(), repository.to_owned(), "latest".into())
+        }
+    })
 }
 
 /// Finds the one Wasm layer, or says what the manifest is instead.
@@ -723,6 +789,31 @@ fn explain(e: OciDistributionError, reference: &Reference, auth: &RegistryAuth) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_split_by_hand_match_oci_spec() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        for text in [
+            "localhost:5000/acme/hello:1.0.0".to_owned(),
+            "127.0.0.1:5000/a/b/c".to_owned(),
+            "ghcr.io/acme/hello-world_x.y:v1-rc".to_owned(),
+            format!("ghcr.io/acme/hello@{digest}"),
+            format!("ghcr.io/acme/hello:1.0@{digest}"),
+        ] {
+            let ours = split_reference(&text).unwrap();
+            let theirs: Reference = text.parse().unwrap();
+            assert_eq!(ours.whole(), theirs.whole(), "{text}");
+            assert_eq!(ours.digest(), theirs.digest(), "{text}");
+        }
+        for text in [
+            "hello:1",
+            "ghcr.io/Acme/x:1",
+            "ghcr.io/a:b/c",
+            "ghcr.io/a@md5:00",
+        ] {
+            assert!(split_reference(text).is_none(), "{text}");
+        }
+    }
 
     #[test]
     fn non_wasm_manifests_say_what_they_are() {
