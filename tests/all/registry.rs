@@ -22,7 +22,7 @@ fn free_port() -> u16 {
 
 /// `docker-registry serve` with a temporary config and storage, killed on drop.
 pub struct Registry {
-    child: Child,
+    pub child: Child,
     pub port: u16,
     pub storage: tempfile::TempDir,
     _config: tempfile::TempDir,
@@ -947,4 +947,49 @@ fn wkg_reads_what_manifold_pushes_and_manifold_runs_what_wkg_pushes() {
     let pulled = env.json(&["pull", &theirs, "--json"]);
     assert_eq!(pulled["digest"], sha256_file(Path::new(probe())).as_str());
     assert_eq!(env.ok(&["run", &theirs]), "hello from cli-probe\n");
+}
+
+#[test]
+fn serve_from_a_reference_and_run_within_the_tag_ttl_or_offline() {
+    let mut registry = Registry::start();
+    let env = Env::new();
+    let hello = format!("{}/acme/hello:1.0.0", registry.host());
+    env.ok(&["push", manifold_test_programs::HTTP_HELLO, &hello]);
+    let server = crate::util::Server::start_with_env(
+        &[&hello],
+        None,
+        &[("MANIFOLD_CACHE_DIR", env.cache().to_str().unwrap())],
+    );
+    let (status, body) = crate::util::get(&server.url("/"));
+    assert_eq!((status, body.as_str()), (200, "Hello from Manifold!\n"));
+    drop(server);
+
+    let probe_ref = format!("{}/acme/probe:1.0.0", registry.host());
+    env.ok(&["push", probe(), &probe_ref]);
+    env.ok(&["pull", &probe_ref]);
+    // The registry goes away.
+    let _ = registry.child.kill();
+    let _ = registry.child.wait();
+    // Within the tag's TTL: no registry needed, no warning.
+    let out = env.run(&["run", &probe_ref]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    // Past it: the cached copy runs, with a warning; `pull` (which must ask) fails.
+    let out = env
+        .cmd()
+        .env("MANIFOLD_TAG_TTL", "0s")
+        .args(["run", &probe_ref])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello from cli-probe\n");
+    assert!(
+        stderr(&out).contains("unreachable; running"),
+        "{}",
+        stderr(&out)
+    );
+    env.fails(&["pull", &probe_ref]);
+    // Never pulled: an error, not a guess.
+    let never = format!("{}/acme/never:1.0.0", registry.host());
+    env.fails(&["run", &never]);
 }

@@ -220,11 +220,44 @@ impl Client {
         let (manifest_digest, manifest_bytes) = match known_manifest {
             Some(found) => found,
             None => {
-                let (bytes, _) = self
+                let fetched = self
                     .retry(|| {
                         client.pull_manifest_raw(&reference, &auth, artifact::MANIFEST_MEDIA_TYPES)
                     })
-                    .await
+                    .await;
+                // `run`/`serve` with the registry unreachable: a tag pulled before still runs,
+                // with a warning, rather than nothing running at all.
+                let stale = match &fetched {
+                    Err(e) if !refresh && is_unreachable(e) => {
+                        store.tag(&whole, Duration::MAX).and_then(|t| {
+                            let m = store.manifest(&t.manifest).ok().flatten()?;
+                            store.blob(&t.layer, t.size).ok().flatten()?;
+                            Some((t, m))
+                        })
+                    }
+                    _ => None,
+                };
+                if let (Some((tag, manifest)), Err(e)) = (stale, &fetched) {
+                    tracing::warn!(
+                        "{registry} is unreachable ({e}); using {whole} as pulled before ({})",
+                        tag.manifest
+                    );
+                    eprintln!(
+                        "warning: {registry} is unreachable; running {whole} as cached ({})",
+                        tag.layer
+                    );
+                    let layer = wasm_layer(&manifest, &text)?;
+                    let path = store.blob_path(&layer.digest)?;
+                    return Ok(Pulled {
+                        reference: whole,
+                        manifest_digest: tag.manifest,
+                        digest: layer.digest,
+                        size: tag.size,
+                        path,
+                        downloaded: 0,
+                    });
+                }
+                let (bytes, _) = fetched
                     .map_err(|e| explain(e, &reference, &auth))
                     .with_context(|| format!("cannot pull {text}"))?;
                 let actual = cache::sha256_digest(&bytes);
@@ -699,6 +732,15 @@ fn status_of(e: &OciDistributionError) -> Option<u16> {
         OciDistributionError::UnauthorizedError { .. } => Some(401),
         OciDistributionError::RequestError(r) => r.status().map(|s| s.as_u16()),
         _ => None,
+    }
+}
+
+/// The registry could not be reached at all (as opposed to answering with an error).
+fn is_unreachable(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(r) => r.is_connect() || r.is_timeout(),
+        OciDistributionError::IoError(_) => true,
+        _ => false,
     }
 }
 
