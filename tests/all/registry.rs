@@ -947,6 +947,34 @@ fn wkg_reads_what_manifold_pushes_and_manifold_runs_what_wkg_pushes() {
     let pulled = env.json(&["pull", &theirs, "--json"]);
     assert_eq!(pulled["digest"], sha256_file(Path::new(probe())).as_str());
     assert_eq!(env.ok(&["run", &theirs]), "hello from cli-probe\n");
+
+    // `wkg publish` by package name (it reads the name and version inside the binary, so a
+    // WIT package), then `manifold pull` by the same name and the same config.
+    env.wkg_config(&format!(
+        "[namespace_registries]\nacme = {{ registry = \"acme.invalid\", metadata = {{ preferredProtocol = \"oci\", oci = {{ registry = \"{}\", namespacePrefix = \"wasm/\" }} }} }}\n\n[registry.\"acme.invalid\"]\ntype = \"oci\"\n[registry.\"acme.invalid\".oci]\nprotocol = \"http\"\n",
+        registry.host()
+    ));
+    let wit = env.dir.path().join("api.wasm");
+    std::fs::write(&wit, manifold_test_programs_wit_package()).unwrap();
+    let out = Command::new(&wkg)
+        .arg("publish")
+        .arg(&wit)
+        .env("XDG_CONFIG_HOME", env.dir.path().join("config"))
+        .env("XDG_CACHE_HOME", env.dir.path().join("wkg-cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wkg publish: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let (status, _) = registry.get("/v2/wasm/acme/api/manifests/0.1.0");
+    assert_eq!(status, 200);
+    for name in ["acme:api@0.1.0", "acme:api"] {
+        let pulled = env.json(&["pull", name, "--json"]);
+        assert_eq!(pulled["digest"], sha256_file(&wit).as_str(), "{name}");
+    }
 }
 
 #[test]
