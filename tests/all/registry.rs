@@ -669,6 +669,8 @@ fn package_names_resolve_through_the_wkg_config_and_the_well_known_document() {
     for version in ["1.0.0", "1.2.0", "2.0.0-rc.1"] {
         env.ok(&["push", probe(), &format!("acme:probe@{version}")]);
     }
+    let err = env.fails(&["push", probe(), "acme:probe"]);
+    assert!(err.contains("acme:probe@1.0.0"), "{err}");
     let (status, _) = registry.get("/v2/wasm/acme/probe/manifests/1.2.0");
     assert_eq!(status, 200, "pushed under the namespace prefix");
     assert!(well_known.hits.load(Ordering::SeqCst) >= 1);

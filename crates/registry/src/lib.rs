@@ -428,6 +428,9 @@ impl Client {
         let (kind, info) = artifact::describe(&bytes, &origin)?;
         let reference = match SourceSpec::parse(target) {
             SourceSpec::Oci(r) => parse_reference(&r)?,
+            SourceSpec::Package(name) if !name.contains('@') => bail!(
+                "give the version to publish: {name}@1.0.0 (without one, a name means the newest release)"
+            ),
             SourceSpec::Package(_) => self.resolve(&SourceSpec::parse(target)).await?,
             SourceSpec::Path(_) => parse_reference(target)?,
         };
