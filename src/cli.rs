@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use manifold_config::{
     AppPlan, ByteSize, CliOverrides, DirGrant, EnvGrant, HumanDuration, LimitsConfig, Mode,
-    OutboundPattern, ProviderKind,
+    OutboundPattern, ProviderKind, SourceSpec,
 };
 use manifold_runtime::run::{EXIT_GUEST_FAILED, RunOutcome};
 use manifold_runtime::{App, CompileCache};
@@ -42,6 +42,8 @@ pub struct Cli {
     /// More logs (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub registry: crate::dist::RegistryArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -83,6 +85,31 @@ says why, for every import at once), 125 when the input cannot be read.")]
     Inspect(InspectArgs),
     /// List the interfaces this host can provide and which provider serves each.
     Providers(ProvidersArgs),
+    /// Publish a component or WIT package to an OCI registry (CNCF Wasm artifact format).
+    #[command(after_help = "\
+Examples:
+  manifold push hello.wasm localhost:5000/acme/hello:1.0.0
+  manifold push hello.wasm acme:hello@1.0.0      the registry wkg's config names for `acme`
+  manifold push app.wasm ghcr.io/me/app:1.2.0 --source https://github.com/me/app
+
+Credentials come from ~/.docker/config.json (`manifold login`). Docs: docs/distribution.md.")]
+    Push(crate::dist::PushArgs),
+    /// Download a component into the cache, verifying its digest.
+    #[command(after_help = "\
+Examples:
+  manifold pull localhost:5000/acme/hello:1.0.0 -o hello.wasm
+  manifold pull acme:hello@1.0.0                 resolved like wkg does
+  manifold pull acme:hello                       the newest release
+  manifold pull ghcr.io/me/app@sha256:…          exactly that content")]
+    Pull(crate::dist::PullArgs),
+    /// Check and store credentials for a registry in ~/.docker/config.json.
+    #[command(after_help = "\
+Examples:
+  manifold login ghcr.io -u me --password-stdin < token.txt")]
+    Login(crate::dist::LoginArgs),
+    /// The local cache of pulled components.
+    #[command(subcommand)]
+    Cache(crate::dist::CacheCommand),
 }
 
 impl Command {
@@ -157,7 +184,7 @@ fn parse_config_pair(s: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The component (.wasm or .wat), or a manifest (.toml) or a directory holding one.
+    /// The component (.wasm/.wat file, OCI reference or package name; docs/distribution.md), or a manifest (.toml) or a directory holding one.
     pub component: Option<PathBuf>,
     #[command(flatten)]
     pub app: AppArgs,
@@ -168,7 +195,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The component (.wasm or .wat), or a manifest (.toml) or a directory holding one.
+    /// The component (.wasm/.wat file, OCI reference or package name; docs/distribution.md), or a manifest (.toml) or a directory holding one.
     pub component: Option<PathBuf>,
     #[command(flatten)]
     pub app: AppArgs,
@@ -185,7 +212,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The component (.wasm or .wat), or a manifest (.toml) or a directory holding one.
+    /// The component (.wasm/.wat file, OCI reference or package name; docs/distribution.md), or a manifest (.toml) or a directory holding one.
     pub component: Option<PathBuf>,
     /// App manifest to read when no component file is given [default: ./manifold.toml].
     #[arg(long, value_name = "PATH")]
@@ -207,10 +234,14 @@ pub struct ProvidersArgs {
 
 pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run(args),
-        Command::Serve(args) => serve(args),
-        Command::Inspect(args) => inspect(args),
+        Command::Run(args) => run(args, &cli.registry),
+        Command::Serve(args) => serve(args, &cli.registry),
+        Command::Inspect(args) => inspect(args, &cli.registry),
         Command::Providers(args) => providers(args),
+        Command::Push(args) => crate::dist::push(args, &cli.registry),
+        Command::Pull(args) => crate::dist::pull(args, &cli.registry),
+        Command::Login(args) => crate::dist::login(args, &cli.registry),
+        Command::Cache(command) => crate::dist::cache(command),
     }
 }
 
@@ -230,6 +261,14 @@ fn plan_from(
     overrides: &CliOverrides,
     mode: Mode,
 ) -> anyhow::Result<AppPlan> {
+    if let Some(text) = component.and_then(Path::to_str)
+        && let spec @ (SourceSpec::Oci(_) | SourceSpec::Package(_)) = SourceSpec::parse(text)
+    {
+        if manifest_flag.is_some() {
+            bail!("give either a component reference or --manifest, not both");
+        }
+        return Ok(AppPlan::from_remote(&spec, overrides, mode));
+    }
     let manifest = match component {
         Some(path) if path.is_dir() => path.join("manifold.toml"),
         Some(path) if path.extension().is_some_and(|e| e == "toml") => path.to_path_buf(),
@@ -283,9 +322,10 @@ fn cache(app: &AppArgs) -> Option<CompileCache> {
         .or_else(|| CompileCache::default_dir().map(CompileCache::new))
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+fn run(args: RunArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<ExitCode> {
     let overrides = overrides(&args.app, args.args.clone(), None);
-    let plan = plan(args.component.as_deref(), &args.app, &overrides, Mode::Run)?;
+    let mut plan = plan(args.component.as_deref(), &args.app, &overrides, Mode::Run)?;
+    crate::dist::resolve_plan(&mut plan, registry)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -311,14 +351,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<ExitCode> {
     let overrides = overrides(&args.app, Vec::new(), args.max_instances);
-    let plan = plan(
+    let mut plan = plan(
         args.component.as_deref(),
         &args.app,
         &overrides,
         Mode::Serve,
     )?;
+    crate::dist::resolve_plan(&mut plan, registry)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -372,13 +413,14 @@ async fn shutdown_signal() {
 /// Exit status of `inspect` when a component cannot run on this host.
 const EXIT_CANNOT_RUN: u8 = 1;
 
-fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let plan = plan_from(
+fn inspect(args: InspectArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<ExitCode> {
+    let mut plan = plan_from(
         args.component.as_deref(),
         args.manifest.as_deref(),
         &CliOverrides::default(),
         Mode::Run,
     )?;
+    crate::dist::resolve_plan(&mut plan, registry)?;
     let single = plan.manifest.is_none();
     let mut all_ok = true;
     let mut reports = Vec::new();

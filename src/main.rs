@@ -2,6 +2,7 @@
 //! their whole chain, and return a documented exit code (see `docs/cli.md`).
 
 mod cli;
+mod dist;
 mod logging;
 
 use std::process::ExitCode;

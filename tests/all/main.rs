@@ -18,6 +18,7 @@ mod plugins_rpc;
 mod plugins_rust;
 mod providers;
 mod redis_server;
+mod registry;
 mod run;
 mod serve;
 mod util;

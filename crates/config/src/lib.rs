@@ -11,6 +11,7 @@ mod limits;
 mod manifest;
 mod plan;
 mod plugin;
+mod source;
 
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
@@ -22,6 +23,7 @@ pub use manifest::{
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan};
+pub use source::SourceSpec;
 
 /// Errors from reading and validating configuration.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::{
     BlobstoreBackend, ConfigError, ConfigSource, DirGrant, EnvGrant, InterfaceName,
     KeyValueBackend, Limits, LimitsConfig, Manifest, OutboundPattern, PluginPlan, ProviderConfig,
-    Route,
+    Route, SourceSpec,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -62,7 +62,12 @@ pub struct AppPlan {
 #[derive(Debug, Clone)]
 pub struct ComponentPlan {
     pub name: String,
+    /// The component file. For a remote component (`remote` is set) this is where the caller
+    /// put it after pulling; until then it is the reference text.
     pub source: PathBuf,
+    /// The OCI reference or package name when the component comes from a registry; the
+    /// binary pulls it (or finds it in the cache) and sets `source` before loading.
+    pub remote: Option<SourceSpec>,
     pub route: Route,
     /// The full argv, program name first.
     pub args: Vec<String>,
@@ -102,6 +107,7 @@ impl AppPlan {
         let component = ComponentPlan {
             name: name.clone(),
             source: source.to_path_buf(),
+            remote: None,
             route: Route::root(),
             args,
             env: resolve_env(&cli.env, |k| std::env::var(k)),
@@ -129,6 +135,24 @@ impl AppPlan {
         })
     }
 
+    /// An app of one component that lives in a registry (an OCI reference or a package name);
+    /// the caller pulls it and sets the component's `source` before loading.
+    pub fn from_remote(spec: &SourceSpec, cli: &CliOverrides, mode: Mode) -> AppPlan {
+        let text = spec.remote().unwrap_or_default();
+        let name = remote_name(text);
+        let mut plan = AppPlan::from_file(Path::new(text), cli, mode)
+            .expect("building a plan from a file name does not fail");
+        plan.name = name.clone();
+        if cli.data_dir.is_none() {
+            plan.data_dir = default_data_dir(&name);
+        }
+        let component = &mut plan.components[0];
+        component.name = name.clone();
+        component.args[0] = name;
+        component.remote = Some(spec.clone());
+        plan
+    }
+
     /// An app from a manifest file, with the command line's grants added to every component.
     pub fn from_manifest(
         path: &Path,
@@ -150,6 +174,7 @@ impl AppPlan {
         });
         let mut components = Vec::new();
         for (cname, c) in &manifest.component {
+            let spec = SourceSpec::parse(&c.source);
             let mut args = vec![cname.clone()];
             args.extend(c.args.iter().cloned());
             args.extend(cli.args.iter().cloned());
@@ -185,7 +210,11 @@ impl AppPlan {
             config.extend(c.config.clone());
             components.push(ComponentPlan {
                 name: cname.clone(),
-                source: base.join(&c.source),
+                source: match &spec {
+                    SourceSpec::Path(p) => base.join(p),
+                    _ => PathBuf::from(&c.source),
+                },
+                remote: spec.remote().map(|_| spec.clone()),
                 route: c.route.clone().unwrap_or_else(Route::root),
                 args,
                 env: resolve_env(&env, |k| std::env::var(k)),
@@ -229,6 +258,26 @@ pub fn default_data_dir(app: &str) -> PathBuf {
         .or_else(|| dirs::data_dir().map(|d| d.join("manifold")))
         .unwrap_or_else(|| PathBuf::from(".manifold"))
         .join(app)
+}
+
+/// The app name for a remote component: the last part of the repository (`hello` for
+/// `localhost:5000/acme/hello:1.0`) or the package's name (`hello` for `acme:hello@1.0`).
+fn remote_name(text: &str) -> String {
+    let no_digest = text.split('@').next().unwrap_or(text);
+    let last = no_digest
+        .rsplit(['/', ':'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("app");
+    // `repo:tag`: the tag follows the last `:` after the last `/`.
+    let repo = match no_digest.rsplit_once('/') {
+        Some((_, tail)) => tail.split(':').next().unwrap_or(last),
+        None => last,
+    };
+    let name: String = repo
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    if name.is_empty() { "app".into() } else { name }
 }
 
 /// Later grants of the same name win; a pass-through grant of a variable the host lacks sets
