@@ -602,12 +602,11 @@ async fn pump(
             let size = payload.len() as u64;
             let from = usize::try_from(start.saturating_sub(chunk_start).min(size)).unwrap_or(0);
             let to = usize::try_from(end.saturating_sub(chunk_start).min(size)).unwrap_or(0);
-            if from < to {
-                if let Some(previous) = held.replace(payload.slice(from..to))
-                    && out.send(Ok(previous)).await.is_err()
-                {
-                    return Ok(()); // the reader is gone
-                }
+            if from < to
+                && let Some(previous) = held.replace(payload.slice(from..to))
+                && out.send(Ok(previous)).await.is_err()
+            {
+                return Ok(()); // the reader is gone
             }
         }
         if start == 0

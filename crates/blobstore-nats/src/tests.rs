@@ -271,7 +271,7 @@ async fn apps_are_apart_and_long_names_work() {
     backend.create_container(&long).await.unwrap();
     let name = format!("{}/{}", "ü".repeat(60), "x.y ".repeat(30));
     write(&backend, &long, &name, b"deep").await;
-    assert_eq!(list(&backend, &long).await, [name.clone()]);
+    assert_eq!(list(&backend, &long).await, std::slice::from_ref(&name));
     assert_eq!(read(&backend, &long, &name, 0, u64::MAX).await, b"deep");
 }
 
