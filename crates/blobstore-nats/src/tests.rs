@@ -308,3 +308,35 @@ async fn an_outage_fails_calls_and_they_recover() {
     write(&backend, &a, "after", b"x").await;
     assert_eq!(read(&backend, &a, "k", 0, u64::MAX).await, b"before");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_overtaken_by_a_replace_gives_the_old_bytes_or_an_error_never_a_mix() {
+    let server = NatsServer::start();
+    let backend = NatsBackend::new(&server.url()).unwrap();
+    let a = scope("app", "a");
+    backend.create_container(&a).await.unwrap();
+    let old = pattern(40 * CHUNK_SIZE, 3);
+    write(&backend, &a, "k", &old).await;
+    let mut data = backend.read_object(&a, "k", 0, u64::MAX).await.unwrap();
+    let mut got = vec![0; 1000];
+    data.reader.read_exact(&mut got).await.unwrap();
+    write(&backend, &a, "k", &pattern(40 * CHUNK_SIZE, 9)).await;
+    let start = Instant::now();
+    let rest = tokio::time::timeout(READ_IDLE * 2, async {
+        let mut rest = Vec::new();
+        data.reader.read_to_end(&mut rest).await.map(|_| rest)
+    })
+    .await
+    .expect("the read ended instead of hanging");
+    match rest {
+        Ok(rest) => {
+            got.extend(rest);
+            assert!(got == old, "a finished read returned the old object whole");
+        }
+        Err(e) => eprintln!("the read failed after {:?}: {e}", start.elapsed()),
+    }
+    assert_eq!(
+        read(&backend, &a, "k", 0, u64::MAX).await,
+        pattern(40 * CHUNK_SIZE, 9)
+    );
+}
