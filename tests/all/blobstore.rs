@@ -37,7 +37,7 @@ route = "/nothing"
 }
 
 /// PUTs `body` as object `name` of container `a`: the status and the response.
-fn put(server: &Server, name: &str, body: &[u8]) -> (u16, String) {
+pub(crate) fn put(server: &Server, name: &str, body: &[u8]) -> (u16, String) {
     let url = server.url(&format!("/blob/put?container=a&name={name}"));
     match agent().put(&url).send_bytes(body) {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
@@ -47,7 +47,7 @@ fn put(server: &Server, name: &str, body: &[u8]) -> (u16, String) {
 }
 
 /// GETs object `name` of container `a` as bytes.
-fn fetch(server: &Server, name: &str) -> (u16, Vec<u8>) {
+pub(crate) fn fetch(server: &Server, name: &str) -> (u16, Vec<u8>) {
     let url = server.url(&format!("/blob/get?container=a&name={name}"));
     let response = match agent().get(&url).call() {
         Ok(r) => r,

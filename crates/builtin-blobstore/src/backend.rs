@@ -1,7 +1,7 @@
 //! The storage behind `wasi:blobstore`, as the bindings see it: one trait, [`Backend`],
-//! implemented by the embedded directory tree (this crate, `embedded.rs`) and, later, by
-//! distributed stores in crates of their own (a NATS JetStream object store), chosen by the
-//! manifest's `[blobstore] type`.
+//! implemented by the embedded directory tree (this crate, `embedded.rs`) and by distributed
+//! stores in crates of their own (`blobstore-nats`: a NATS JetStream object store), chosen by
+//! the manifest's `[blobstore] type`.
 //!
 //! Objects move as streams in both directions, never as whole-object buffers:
 //! - reading, [`Backend::read_object`] hands back an [`ObjectData`] (an `AsyncRead` of the

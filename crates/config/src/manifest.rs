@@ -102,14 +102,17 @@ impl From<PluginKind> for ProviderKind {
     }
 }
 
-/// The app's blob store backend: `[blobstore]` with `type = "embedded"` (the default). A
-/// NATS JetStream object store is planned.
+/// The app's blob store backend: `[blobstore]` with `type = "embedded"` (the default), or
+/// `type = "nats"` and a `url`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BlobstoreBackend {
     /// A directory tree, `blobstore/` in the app's data directory. (A struct variant, so
     /// that `deny_unknown_fields` refuses stray keys.)
     Embedded {},
+    /// A NATS server with JetStream (an object store per app), e.g. `nats://127.0.0.1:4222`
+    /// (`tls://` for TLS; several servers of a cluster separated by commas).
+    Nats { url: String },
 }
 
 impl Default for BlobstoreBackend {
@@ -354,6 +357,19 @@ impl Manifest {
         {
             return Err(invalid(format!(
                 "[keyvalue]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                 separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                NATS_SCHEMES.join(" or ")
+            )));
+        }
+        if let BlobstoreBackend::Nats { url } = &self.blobstore
+            && !url.split(',').all(|server| {
+                NATS_SCHEMES
+                    .iter()
+                    .any(|scheme| server.trim().starts_with(scheme))
+            })
+        {
+            return Err(invalid(format!(
+                "[blobstore]: url {url:?} is not a NATS URL; expected servers starting with {}, \
                  separated by commas, e.g. \"nats://127.0.0.1:4222\"",
                 NATS_SCHEMES.join(" or ")
             )));
@@ -794,9 +810,24 @@ mod tests {
         assert_eq!(m.component["a"].blobstore, ["photos", "docs"]);
         let embedded = parse(&format!("[blobstore]\ntype = \"embedded\"\n{one}")).unwrap();
         assert_eq!(embedded.blobstore, BlobstoreBackend::Embedded {});
+        let nats = parse(&format!(
+            "[blobstore]\ntype = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n{one}"
+        ))
+        .unwrap();
+        assert_eq!(
+            nats.blobstore,
+            BlobstoreBackend::Nats {
+                url: "nats://127.0.0.1:4222".into()
+            }
+        );
         for (text, needle) in [
             ("[blobstore]\ntype = \"s3\"\n", "s3"),
             ("[blobstore]\ntype = \"embedded\"\npath = \"x\"\n", "path"),
+            ("[blobstore]\ntype = \"nats\"\n", "url"),
+            (
+                "[blobstore]\ntype = \"nats\"\nurl = \"redis://x\"\n",
+                "not a NATS URL",
+            ),
         ] {
             let err = parse(&format!("{text}{one}")).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");

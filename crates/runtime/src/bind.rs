@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::bail;
+use manifold_blobstore_nats::NatsBackend as BlobNatsBackend;
 use manifold_builtin_blobstore::{BlobstoreError, BlobstoreProvider};
 use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_conformance::ConformanceProvider;
@@ -50,7 +51,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
         },
         BuiltinCatalogEntry {
             name: BlobstoreProvider::NAME,
-            description: "wasi:blobstore blobstore, container, types at 0.2.0-draft (embedded directory tree)",
+            description: "wasi:blobstore blobstore, container, types at 0.2.0-draft (embedded directory tree or NATS JetStream object store)",
             interfaces: BlobstoreProvider::offered(),
         },
         BuiltinCatalogEntry {
@@ -94,6 +95,13 @@ fn blobstore_provider(
     match &app.blobstore {
         BlobstoreBackend::Embedded {} => {
             BlobstoreProvider::new(&app.data_dir, &app.name, &component.blobstore)
+        }
+        BlobstoreBackend::Nats { url } => {
+            BlobstoreProvider::with_backend(&app.name, &component.blobstore, || {
+                let backend = BlobNatsBackend::shared(url)
+                    .map_err(|e| BlobstoreError::Backend(Box::new(e)))?;
+                Ok(backend)
+            })
         }
     }
 }
