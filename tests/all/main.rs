@@ -14,6 +14,7 @@ mod keyvalue_redis;
 mod nats_server;
 mod plugins;
 mod plugins_dylib;
+mod plugins_nats;
 mod plugins_rust;
 mod providers;
 mod redis_server;
