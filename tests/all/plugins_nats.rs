@@ -219,3 +219,56 @@ fn a_plugin_not_subscribed_is_a_clear_error_within_the_deadline() {
         "{err}"
     );
 }
+
+/// A subscriber that takes invocations and never answers (a hung plugin): the call fails
+/// with the deadline error at its deadline, and the host goes on.
+#[test]
+fn a_plugin_that_never_answers_fails_the_call_at_its_deadline() {
+    use std::io::{BufRead, BufReader, Write};
+    let nats = NatsServer::start();
+    // A bare NATS client, subscribed on the prefix and silent.
+    let stream = std::net::TcpStream::connect(("127.0.0.1", nats.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    writer
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB test.hung.wrpc.0.0.1.> 1\r\nPING\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !line.starts_with("PONG") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "nats-server hung up"
+        );
+    }
+
+    let rt = runtime();
+    rt.block_on(async {
+        let deadline = Duration::from_millis(800);
+        let plugin =
+            RpcPlugin::start(&plan(&nats.url(), "test.hung", Vec::new(), deadline)).unwrap();
+        for _ in 0..2 {
+            let start = Instant::now();
+            let err = inc(&plugin, 1).await.expect_err("nobody answers");
+            let took = start.elapsed();
+            assert!(
+                matches!(err, manifold_plugin_host::CallError::Timeout { .. }),
+                "{err}"
+            );
+            assert!(took >= deadline && took < deadline * 3, "took {took:?}");
+            assert!(err.to_string().contains("did not answer"), "{err}");
+        }
+    });
+    // The silent subscriber did receive the invocations.
+    let mut seen = 0;
+    while seen < 2 {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+        if line.starts_with("MSG test.hung.wrpc.0.0.1.manifold:conformance/types@0.1.0.inc ") {
+            seen += 1;
+        }
+    }
+}
