@@ -272,3 +272,22 @@ fn a_plugin_that_never_answers_fails_the_call_at_its_deadline() {
         }
     }
 }
+
+#[test]
+fn a_subject_prefix_that_is_not_a_nats_subject_is_refused() {
+    let rt = runtime();
+    let _guard = rt.enter();
+    for bad in ["a..b", "acme billing", "acme.*", "acme.>", ""] {
+        let err = match RpcPlugin::start(&plan(
+            "nats://127.0.0.1:4222",
+            bad,
+            Vec::new(),
+            Duration::from_secs(1),
+        )) {
+            Ok(_) => panic!("{bad:?} accepted"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("plugin `rust`"), "{err}");
+        assert!(err.contains("is not a NATS subject"), "{err}");
+    }
+}
