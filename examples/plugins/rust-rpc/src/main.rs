@@ -420,10 +420,14 @@ async fn serve_nats_call(
             anyhow::Ok(())
         }
     };
-    srv.accept((), Box::new(to_nats), Box::new(BufReader::new(from_nats)))
+    // A refused invocation (e.g. an unknown function) drops `to_nats` at once: the host then
+    // gets empty results, which fail to decode, rather than waiting for its deadline.
+    let accepted = srv
+        .accept((), Box::new(to_nats), Box::new(BufReader::new(from_nats)))
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    publisher.await.context("publishing the results")
+        .map_err(|e| anyhow::anyhow!("{e}"));
+    let published = publisher.await.context("publishing the results");
+    accepted.and(published)
 }
 
 /// Appends a wRPC core name: LEB128 length, then UTF-8.
