@@ -15,6 +15,7 @@ mod keyvalue_redis;
 mod nats_server;
 mod plugins;
 mod plugins_dylib;
+mod plugins_nats;
 mod plugins_rpc;
 mod plugins_rust;
 mod providers;

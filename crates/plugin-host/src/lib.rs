@@ -12,6 +12,7 @@
 mod codec;
 pub mod dylib;
 mod handles;
+pub mod nats;
 mod provider;
 pub mod rpc;
 mod transport;

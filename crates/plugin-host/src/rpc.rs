@@ -1,8 +1,10 @@
 //! RPC plugins: a program spoken to over wRPC (framing from `wrpc-transport`; one connection
-//! per call, as wRPC's Unix and TCP transports specify) on a Unix socket or TCP.
+//! per call, as wRPC's Unix and TCP transports specify) on a Unix socket or TCP, or over NATS
+//! on a subject prefix (`nats.rs`).
 //!
 //! With a `command`, the host starts the program itself: environment cleared (only the
-//! manifest's `env` and `MANIFOLD_PLUGIN_ADDRESS`), working directory set, output forwarded
+//! manifest's `env`, `MANIFOLD_PLUGIN_ADDRESS` and, over NATS, `MANIFOLD_PLUGIN_SUBJECT`),
+//! working directory set, output forwarded
 //! to the host's log. It is watched and restarted with exponential backoff when it dies; each
 //! start is a new *generation*, which invalidates the handles the previous one issued. Calls
 //! made while it restarts wait for it, up to the call deadline; calls in flight when it died
@@ -21,6 +23,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
 use wrpc_transport::Invoke as _;
 
+use crate::nats::{NatsClient, NatsError};
 use crate::transport::{CallError, CallFuture, Transport};
 
 /// Where calls go.
@@ -28,6 +31,8 @@ use crate::transport::{CallError, CallFuture, Transport};
 enum Endpoint {
     Unix(PathBuf),
     Tcp(String),
+    /// A NATS server URL and the subject prefix.
+    Nats(String, String),
 }
 
 impl std::fmt::Display for Endpoint {
@@ -35,6 +40,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
             Endpoint::Tcp(a) => write!(f, "tcp:{a}"),
+            Endpoint::Nats(url, prefix) => write!(f, "{url} subject {prefix}"),
         }
     }
 }
@@ -56,6 +62,10 @@ pub struct RpcPlugin {
     /// A started plugin: asks its supervisor to restart the generation sent, and marks the
     /// plugin not ready meanwhile.
     restart: Option<(watch::Sender<u64>, Arc<watch::Sender<Status>>)>,
+    /// The NATS connection, for an endpoint on NATS.
+    nats: Option<NatsClient>,
+    /// Whether the host started the plugin (and so waits for it to subscribe over NATS).
+    supervised: bool,
     /// Stops the supervisor (and so the process) when the plugin is dropped.
     _supervisor: Option<SupervisorGuard>,
     /// Keeps the private socket directory of a started plugin.
@@ -75,6 +85,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A plugin that ran this long before dying restarts without waiting long.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(30);
+/// How often a call retries a plugin the host started that has not subscribed on NATS yet.
+const NATS_RETRY: Duration = Duration::from_millis(25);
 /// How long a started plugin has to start listening.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -85,10 +97,14 @@ impl RpcPlugin {
         let (endpoint, socket_dir) = match &plan.address {
             Some(PluginAddress::Unix(path)) => (Endpoint::Unix(path.clone()), None),
             Some(PluginAddress::Tcp(addr)) => (Endpoint::Tcp(addr.clone()), None),
-            Some(PluginAddress::Nats { .. }) => bail!(
-                "plugin `{}`: RPC over NATS is not supported by this host yet; use unix: or tcp:",
-                plan.name
-            ),
+            Some(PluginAddress::Nats { url }) => {
+                // Without `subject`, the plugin's name is the prefix.
+                let prefix = plan.subject.clone().unwrap_or_else(|| plan.name.clone());
+                if let Err(e) = crate::nats::check_prefix(&prefix) {
+                    bail!("plugin `{}`: {e}", plan.name);
+                }
+                (Endpoint::Nats(url.clone(), prefix), None)
+            }
             None => {
                 let dir = tempfile::Builder::new()
                     .prefix("manifold-plugin-")
@@ -123,8 +139,14 @@ impl RpcPlugin {
             };
             Some(SupervisorGuard(handle.spawn(supervisor.run())))
         };
+        let nats = match &endpoint {
+            Endpoint::Nats(url, prefix) => Some(NatsClient::new(url, prefix)),
+            _ => None,
+        };
         Ok(RpcPlugin {
             name: plan.name.clone(),
+            nats,
+            supervised: !plan.command.is_empty(),
             endpoint,
             timeout: plan.timeout,
             in_flight: Semaphore::new(plan.max_in_flight),
@@ -148,6 +170,7 @@ impl RpcPlugin {
                     .invoke((), instance, func, params, NO_ASYNC_PATHS)
                     .await?
             }
+            Endpoint::Nats(..) => return self.invoke_nats(instance, func, params).await,
         };
         // Every parameter went with the invocation: say so, then read the results.
         outgoing
@@ -161,6 +184,29 @@ impl RpcPlugin {
             .await
             .map_err(ReadFailure)?;
         Ok(results.into())
+    }
+
+    /// A call over NATS. A plugin the host started may not have subscribed yet: "no
+    /// responders" is then retried until shortly before the deadline.
+    async fn invoke_nats(
+        &self,
+        instance: &str,
+        func: &str,
+        params: Bytes,
+    ) -> anyhow::Result<Bytes> {
+        let nats = self.nats.as_ref().context("no NATS client")?;
+        let started = Instant::now();
+        loop {
+            match nats.invoke(instance, func, params.clone()).await {
+                Ok(results) => return Ok(results),
+                Err(NatsError::NoResponders { .. })
+                    if self.supervised && started.elapsed() + NATS_RETRY * 2 < self.timeout =>
+                {
+                    tokio::time::sleep(NATS_RETRY).await;
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
     }
 
     async fn call_inner(
@@ -341,8 +387,18 @@ impl Supervisor {
         command
             .args(args)
             .env_clear()
-            .envs(self.env.iter().cloned())
-            .env("MANIFOLD_PLUGIN_ADDRESS", self.endpoint.to_string())
+            .envs(self.env.iter().cloned());
+        match &self.endpoint {
+            Endpoint::Nats(url, prefix) => {
+                command
+                    .env("MANIFOLD_PLUGIN_ADDRESS", url)
+                    .env("MANIFOLD_PLUGIN_SUBJECT", prefix);
+            }
+            other => {
+                command.env("MANIFOLD_PLUGIN_ADDRESS", other.to_string());
+            }
+        }
+        command
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -399,6 +455,9 @@ impl Supervisor {
             let up = match &self.endpoint {
                 Endpoint::Unix(path) => tokio::net::UnixStream::connect(path).await.is_ok(),
                 Endpoint::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
+                // Nothing to probe: whether it subscribed shows in each call (see
+                // `invoke_nats`).
+                Endpoint::Nats(..) => true,
             };
             if up {
                 return true;
