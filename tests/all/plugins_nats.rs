@@ -45,6 +45,7 @@ fn plan(url: &str, subject: &str, command: Vec<String>, timeout: Duration) -> Pl
         cwd: std::env::temp_dir(),
         timeout,
         max_in_flight: 8,
+        share: Vec::new(),
     }
 }
 
