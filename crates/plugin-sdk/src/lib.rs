@@ -120,7 +120,8 @@ pub trait Plugin: Default + Send + Sync + 'static {
 /// What the exported table points to.
 struct Exported<P> {
     plugin: P,
-    signatures: HashMap<(String, String), Signature>,
+    /// By interface, then function: looked up with the call's `&str`s, no allocation.
+    signatures: HashMap<String, HashMap<String, Signature>>,
 }
 
 /// Builds the table for [`export_plugin!`]; not for direct use.
@@ -134,7 +135,7 @@ pub fn entry<P: Plugin>(host_abi_version: u32) -> *const PluginV1 {
     };
     let exported: &'static Exported<P> = Box::leak(Box::new(Exported {
         plugin: P::default(),
-        signatures,
+        signatures: group(signatures),
     }));
     let table: &'static PluginV1 = Box::leak(Box::new(PluginV1 {
         abi_version: ABI_VERSION,
@@ -145,6 +146,16 @@ pub fn entry<P: Plugin>(host_abi_version: u32) -> *const PluginV1 {
         free_buf,
     }));
     table
+}
+
+fn group(
+    flat: HashMap<(String, String), Signature>,
+) -> HashMap<String, HashMap<String, Signature>> {
+    let mut out: HashMap<String, HashMap<String, Signature>> = HashMap::new();
+    for ((instance, func), signature) in flat {
+        out.entry(instance).or_default().insert(func, signature);
+    }
+    out
 }
 
 /// Exports `$plugin` (a [`Plugin`]) as this library's `manifold_plugin_entry`.
@@ -243,7 +254,8 @@ fn dispatch<P: Plugin>(
     let func = std::str::from_utf8(func).map_err(|_| "function name is not UTF-8")?;
     let signature = exported
         .signatures
-        .get(&(instance.to_string(), func.to_string()))
+        .get(instance)
+        .and_then(|functions| functions.get(func))
         .ok_or_else(|| format!("this plugin has no function {instance}#{func}"))?;
     let mut reader = Reader::new(params);
     let params = signature
