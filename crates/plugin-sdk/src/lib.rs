@@ -26,6 +26,7 @@
 //! after it, so a plugin never sees bytes. A panic in `call` is caught and becomes an error
 //! for that call; the host goes on.
 
+mod dispatch;
 mod value;
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub use manifold_plugin_api as api;
 use manifold_plugin_api::abi::{ABI_VERSION, Buf, PluginV1, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 use manifold_plugin_api::wire::Reader;
+pub use dispatch::Dispatch;
 pub use value::{Shape, Signature, Value, ValueError, decode, encode, signatures};
 
 /// One call of a plugin function.
