@@ -110,6 +110,9 @@ Examples:
     /// The local cache of pulled components.
     #[command(subcommand)]
     Cache(crate::dist::CacheCommand),
+    /// Tools for writing plugins (docs/plugins.md).
+    #[command(subcommand)]
+    Plugin(crate::plugin::PluginCommand),
 }
 
 impl Command {
@@ -242,6 +245,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pull(args) => crate::dist::pull(args, &cli.registry),
         Command::Login(args) => crate::dist::login(args, &cli.registry),
         Command::Cache(command) => crate::dist::cache(command),
+        Command::Plugin(command) => crate::plugin::execute(command),
     }
 }
 

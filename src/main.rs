@@ -4,6 +4,7 @@
 mod cli;
 mod dist;
 mod logging;
+mod plugin;
 
 use std::process::ExitCode;
 

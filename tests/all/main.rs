@@ -13,6 +13,7 @@ mod keyvalue;
 mod keyvalue_nats;
 mod keyvalue_redis;
 mod nats_server;
+mod plugin_new;
 mod plugins;
 mod plugins_dylib;
 mod plugins_nats;
