@@ -363,3 +363,122 @@ fn rust_ident(name: &str) -> String {
         name.to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRICKY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tricky.wit");
+
+    fn render(kind: Kind, wit: &str, interfaces: &[&str]) -> (tempfile::TempDir, Scaffold) {
+        let root = tempfile::tempdir().unwrap();
+        let done = scaffold(&Request {
+            kind,
+            wit: PathBuf::from(wit),
+            interfaces: interfaces.iter().map(|s| s.to_string()).collect(),
+            name: Some("tricky".into()),
+            dir: root.path().join("p"),
+            sdk: SdkDep::Version("0.1.0".into()),
+        })
+        .unwrap();
+        (root, done)
+    }
+
+    fn read(done: &Scaffold, file: &str) -> String {
+        std::fs::read_to_string(done.dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn python_names_dodge_keywords_and_share_constants_across_use() {
+        let (_root, done) = render(Kind::PythonRpc, TRICKY, &[]);
+        let py = read(&done, "plugin.py");
+        assert!(py.contains("def type(self, in_):"), "{py}");
+        assert!(py.contains("def blob_read(handle, n):"), "{py}");
+        assert!(py.contains("HANDLER = record((\"id\", U32))"), "{py}");
+        assert!(
+            !py.contains("HANDLER_2"),
+            "a used type is one constant:\n{py}"
+        );
+        assert!(
+            py.contains("@server.func(INTERFACE_BASE, \"[drop]blob\", params=[HANDLE])"),
+            "{py}"
+        );
+        assert!(py.contains("results=[result(None, STRING)]"), "{py}");
+    }
+
+    #[test]
+    fn rust_rpc_follows_wit_bindgen_wrpc_names() {
+        let (_root, done) = render(Kind::RustRpc, TRICKY, &[]);
+        let rs = read(&done, "src/plugin.rs");
+        for needle in [
+            "async fn type_(&self, _cx: C, _self: u32, _in: api::Kind) -> anyhow::Result<Result<(), ()>>",
+            "async fn new(&self, _cx: C, _data: Bytes) -> anyhow::Result<ResourceOwn<base::Blob>>",
+            "_h: api::Handler_",
+            "impl<C: Send> base::Handler<C> for Plugin {}",
+            "anyhow::bail!(\"not implemented: acme:tricky/base@0.2.0#blob.read\")",
+        ] {
+            assert!(rs.contains(needle), "{needle}\n{rs}");
+        }
+        let main = read(&done, "src/main.rs");
+        assert!(
+            main.contains("(\"acme:tricky/base@0.2.0\", \"blob\")"),
+            "{main}"
+        );
+        assert!(main.contains("export acme:tricky/api@0.2.0;"), "{main}");
+    }
+
+    #[test]
+    fn rust_dylib_has_one_method_per_function_and_the_sdk_dependency() {
+        let (_root, done) = render(Kind::RustDylib, TRICKY, &["api"]);
+        let rs = read(&done, "src/lib.rs");
+        assert!(
+            rs.contains("(\"acme:tricky/api@0.2.0\", \"type\") => self.type_(params),"),
+            "{rs}"
+        );
+        assert!(!rs.contains("blob.read"), "only the api interface:\n{rs}");
+        assert!(read(&done, "Cargo.toml").contains("manifold-plugin-sdk = \"0.1.0\""));
+        assert!(
+            done.manifest
+                .contains("interfaces = [\"acme:tricky/api@0.2.0\"]"),
+            "{}",
+            done.manifest
+        );
+    }
+
+    #[test]
+    fn types_plugins_cannot_carry_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        for (wit, expected) in [
+            (
+                "package a:b; interface i { f: func(s: stream<u8>); }",
+                "stream types are not supported",
+            ),
+            (
+                "package a:b; interface i { f: async func(); }",
+                "async functions are not supported",
+            ),
+            (
+                "package a:b; interface i { record r { x: u8 } }",
+                "has no functions",
+            ),
+            (
+                "package a:b; world w { export f: func(); }",
+                "defines no interface",
+            ),
+        ] {
+            let path = root.path().join("x.wit");
+            std::fs::write(&path, wit).unwrap();
+            let err = Model::load(&path, &[]).unwrap_err();
+            assert!(format!("{err:#}").contains(expected), "{wit}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked_and_toml_is_quoted() {
+        assert!(check_name("billing-2_x").is_ok());
+        for bad in ["", "2x", "a b", "a/b", "ü"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(toml_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+}

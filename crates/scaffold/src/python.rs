@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use heck::{ToShoutySnakeCase as _, ToSnakeCase as _};
-use wit_parser::{Resolve, Type, TypeDefKind, TypeId};
+use wit_parser::{FunctionKind, Resolve, Type, TypeDefKind, TypeId};
 
 use crate::model::{Func, Model, signature};
 use crate::{Project, not_implemented};
@@ -85,9 +85,11 @@ fn handler(
         .wit
         .params
         .iter()
-        .map(|p| match p.name.as_str() {
-            "self" => "handle".to_owned(),
-            name => python_ident(name),
+        .enumerate()
+        .map(|(i, p)| match func.wit.kind {
+            // A method's implicit first parameter is the resource's handle.
+            FunctionKind::Method(_) if i == 0 => "handle".to_owned(),
+            _ => python_ident(&p.name),
         })
         .collect();
     let name = match &func.resource {
@@ -155,6 +157,12 @@ impl<'a> Types<'a> {
         }
         if let Some(constant) = self.constants.get(id) {
             return constant.clone();
+        }
+        // `use other.{t}` makes an alias of the same name: one constant serves both.
+        if let TypeDefKind::Type(target @ Type::Id(target_id)) = &def.kind
+            && self.resolve.types[*target_id].name == def.name
+        {
+            return self.descriptor(target);
         }
         let body = match &def.kind {
             TypeDefKind::Record(r) => format!(

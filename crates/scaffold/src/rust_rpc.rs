@@ -64,11 +64,15 @@ pub fn render(model: &Model, project: &Project) -> Vec<(String, String)> {
                 None => "Handler".to_owned(),
                 Some(r) => format!("Handler{}", r.to_upper_camel_case()),
             };
-            let _ = write!(
-                impls,
-                "impl<C: Send> {alias}::{name}<C> for Plugin {{\n{}}}\n\n",
-                body.trim_end_matches('\n').to_owned() + if body.is_empty() { "" } else { "\n" }
-            );
+            let body = body.trim_end_matches('\n');
+            let _ = if body.is_empty() {
+                writeln!(impls, "impl<C: Send> {alias}::{name}<C> for Plugin {{}}\n")
+            } else {
+                writeln!(
+                    impls,
+                    "impl<C: Send> {alias}::{name}<C> for Plugin {{\n{body}\n}}\n"
+                )
+            };
         }
     }
     let interfaces = model
