@@ -72,6 +72,13 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The picked interfaces, for prose: `a:b/c@1.0.0, a:b/d@1.0.0`.
+    pub fn interface_list(&self) -> String {
+        names(&self.interfaces)
+    }
+}
+
 fn names(interfaces: &[Interface]) -> String {
     interfaces
         .iter()

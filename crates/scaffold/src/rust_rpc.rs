@@ -75,12 +75,7 @@ pub fn render(model: &Model, project: &Project) -> Vec<(String, String)> {
             };
         }
     }
-    let interfaces = model
-        .interfaces
-        .iter()
-        .map(|i| i.qualified.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let interfaces = model.interface_list();
     let cargo = CARGO_TOML
         .replace("{{NAME}}", &project.name)
         .replace("{{INTERFACES}}", &interfaces);
