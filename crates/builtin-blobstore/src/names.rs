@@ -6,7 +6,8 @@ use std::fmt;
 
 /// The longest name, in bytes, as stored: every `%`, `\`, and (in object names) `/` counts
 /// three bytes, as does a leading `.`, because that is how they are written on disk.
-pub const MAX_NAME_BYTES: usize = 255;
+pub use manifold_provider::names::MAX_NAME_BYTES;
+use manifold_provider::names::{NameProblem, check_name_basics, check_storage_name};
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,14 +32,20 @@ pub enum InvalidName {
 /// Checks a container name, from a manifest grant or a guest: 1 to 255 bytes (as stored) of
 /// UTF-8 without control characters, `/` or `\`, and not `.` or `..`.
 pub fn check_container_name(name: &str) -> Result<(), InvalidName> {
-    check_common(name)?;
-    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\')) {
-        return Err(InvalidName::PathSeparator(c));
-    }
-    if name == "." || name == ".." {
-        return Err(InvalidName::DotSegment(name.to_owned()));
-    }
+    check_storage_name(name).map_err(InvalidName::from)?;
     check_stored_length(name)
+}
+
+impl From<NameProblem> for InvalidName {
+    fn from(problem: NameProblem) -> Self {
+        match problem {
+            NameProblem::Empty => InvalidName::Empty,
+            NameProblem::TooLong(n) => InvalidName::TooLong(n),
+            NameProblem::ControlCharacter(c) => InvalidName::ControlCharacter(c),
+            NameProblem::PathSeparator(c) => InvalidName::PathSeparator(c),
+            NameProblem::DotName(name) => InvalidName::DotSegment(name),
+        }
+    }
 }
 
 /// Checks an object name: like a container name, except that `/` may separate segments
@@ -65,17 +72,8 @@ pub(crate) fn check_app_name(name: &str) -> Result<(), InvalidName> {
 }
 
 fn check_common(name: &str) -> Result<(), InvalidName> {
-    if name.is_empty() {
-        return Err(InvalidName::Empty);
-    }
     // Checked before encoding, so a huge name costs nothing.
-    if name.len() > MAX_NAME_BYTES {
-        return Err(InvalidName::TooLong(name.len()));
-    }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(InvalidName::ControlCharacter(c));
-    }
-    Ok(())
+    Ok(check_name_basics(name)?)
 }
 
 fn check_stored_length(name: &str) -> Result<(), InvalidName> {

@@ -5,7 +5,8 @@
 use std::fmt;
 
 /// The longest bucket or app name, in bytes.
-pub const MAX_NAME_BYTES: usize = 255;
+pub use manifold_provider::names::MAX_NAME_BYTES;
+use manifold_provider::names::{NameProblem, check_storage_name};
 
 /// Why a bucket or app name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,22 +43,19 @@ pub(crate) fn check_app_name(name: &str) -> Result<(), InvalidName> {
 }
 
 fn check_name(name: &str) -> Result<(), InvalidName> {
-    if name.is_empty() {
-        return Err(InvalidName::Empty);
+    check_storage_name(name).map_err(InvalidName::from)
+}
+
+impl From<NameProblem> for InvalidName {
+    fn from(problem: NameProblem) -> Self {
+        match problem {
+            NameProblem::Empty => InvalidName::Empty,
+            NameProblem::TooLong(n) => InvalidName::TooLong(n),
+            NameProblem::ControlCharacter(c) => InvalidName::ControlCharacter(c),
+            NameProblem::PathSeparator(c) => InvalidName::PathSeparator(c),
+            NameProblem::DotName(name) => InvalidName::DotName(name),
+        }
     }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(InvalidName::TooLong(name.len()));
-    }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(InvalidName::ControlCharacter(c));
-    }
-    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\')) {
-        return Err(InvalidName::PathSeparator(c));
-    }
-    if name == "." || name == ".." {
-        return Err(InvalidName::DotName(name.to_owned()));
-    }
-    Ok(())
 }
 
 /// One app's bucket, the scope of its keys in every backend: `app/bucket` (the embedded
