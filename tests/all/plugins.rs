@@ -45,11 +45,7 @@ pub fn conformance_manifest(extra: &str) -> String {
 /// Runs `manifold run` in `manifest_dir`, whose `manifold.toml` runs the conformance guest
 /// (see [`conformance_manifest`]).
 pub fn run_conformance(manifest_dir: &Path) -> Output {
-    manifold()
-        .arg("run")
-        .current_dir(manifest_dir)
-        .output()
-        .expect("spawn manifold run")
+    crate::util::run_in(manifest_dir, &[])
 }
 
 /// Asserts that the conformance guest passed: exit 0, every `ok` line in order, the summary
@@ -241,11 +237,7 @@ fn peek(plugin_keys: &str) -> String {
             &format!("path = \"plugin.wasm\"\n{plugin_keys}"),
         );
     std::fs::write(&manifest, text).unwrap();
-    let out = manifold()
-        .arg("run")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
 }
@@ -333,12 +325,7 @@ fn a_wasm_plugin_without_the_export_it_claims_or_its_file_is_an_error() {
 fn the_compile_cache_keys_on_the_composed_component() {
     let cache = tempfile::tempdir().unwrap();
     let run = |dir: &Path| {
-        manifold()
-            .args(["run", "-v", "--cache-dir"])
-            .arg(cache.path())
-            .current_dir(dir)
-            .output()
-            .unwrap()
+        crate::util::run_in(dir, &["-v", "--cache-dir", cache.path().to_str().unwrap()])
     };
     let composed = wasm_plugin_app(
         programs::PLUGIN_CONFORMANCE,

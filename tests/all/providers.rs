@@ -55,11 +55,7 @@ fn manifest_with_provider(provider: &str) -> tempfile::TempDir {
 #[test]
 fn a_manifest_can_choose_the_provider_of_an_interface() {
     let dir = manifest_with_provider("wasi");
-    let out = manifold()
-        .args(["run", "--env", "X=1", "--", "env"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &["--env", "X=1", "--", "env"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("env X=1"));
 }
@@ -67,11 +63,7 @@ fn a_manifest_can_choose_the_provider_of_an_interface() {
 #[test]
 fn a_bad_provider_choice_is_explained() {
     let dir = manifest_with_provider("http");
-    let out = manifold()
-        .arg("run")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(
@@ -81,11 +73,7 @@ fn a_bad_provider_choice_is_explained() {
     );
 
     let dir = manifest_with_provider("nope");
-    let out = manifold()
-        .arg("run")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(

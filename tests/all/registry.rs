@@ -192,6 +192,16 @@ fn probe() -> &'static str {
     manifold_test_programs::CLI_PROBE
 }
 
+/// A fresh registry and environment with the probe pushed as `acme/probe:1.0.0`: the
+/// registry, the environment, the reference and what `push --json` said.
+fn probe_pushed() -> (Registry, Env, String, serde_json::Value) {
+    let registry = Registry::start();
+    let env = Env::new();
+    let reference = format!("{}/acme/probe:1.0.0", registry.host());
+    let pushed = env.json(&["push", probe(), &reference, "--json"]);
+    (registry, env, reference, pushed)
+}
+
 /// CLI_PROBE with a custom section appended, so the component is about `size` bytes and
 /// still runs.
 fn big_component(dir: &Path, size: usize) -> PathBuf {
@@ -421,10 +431,7 @@ fn manifold_test_programs_wit_package() -> Vec<u8> {
 
 #[test]
 fn bad_inputs_are_errors_that_say_what_happened() {
-    let registry = Registry::start();
-    let env = Env::new();
-    let reference = format!("{}/acme/probe:1.0.0", registry.host());
-    let pushed = env.json(&["push", probe(), &reference, "--json"]);
+    let (registry, env, reference, pushed) = probe_pushed();
     let digest = pushed["digest"].as_str().unwrap();
 
     // Unknown tag and repository: "not found", not an auth problem.
@@ -858,10 +865,7 @@ fn skopeo(args: &[&str]) -> Output {
 
 #[test]
 fn skopeo_reads_what_manifold_pushes() {
-    let registry = Registry::start();
-    let env = Env::new();
-    let reference = format!("{}/acme/probe:1.0.0", registry.host());
-    let pushed = env.json(&["push", probe(), &reference, "--json"]);
+    let (_registry, env, reference, pushed) = probe_pushed();
     let out = skopeo(&[
         "inspect",
         "--raw",
@@ -896,10 +900,7 @@ fn skopeo_reads_what_manifold_pushes() {
 #[test]
 fn wkg_reads_what_manifold_pushes_and_manifold_runs_what_wkg_pushes() {
     let Some(wkg) = wkg() else { return };
-    let registry = Registry::start();
-    let env = Env::new();
-    let reference = format!("{}/acme/probe:1.0.0", registry.host());
-    env.ok(&["push", probe(), &reference]);
+    let (registry, env, reference, _) = probe_pushed();
     let out_file = env.dir.path().join("by-wkg.wasm");
     let out = Command::new(&wkg)
         .args([

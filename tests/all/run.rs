@@ -260,11 +260,7 @@ fn manifest_runs_with_its_grants() {
         ),
     )
     .unwrap();
-    let out = crate::util::manifold()
-        .arg("run")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("env GREETING=hi"), "{text}");
@@ -277,11 +273,7 @@ fn bad_manifest_points_at_the_line() {
         "manifold.toml",
         "[component.a]\nsource = \"a.wasm\"\nroute = 5\n",
     );
-    let out = crate::util::manifold()
-        .arg("run")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(
@@ -324,11 +316,7 @@ fn a_fuel_budget_on_one_component_does_not_starve_another() {
         ),
     )
     .unwrap();
-    let out = crate::util::manifold()
-        .arg("run")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = crate::util::run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hello from cli-probe\nhello from cli-probe\n");
 }

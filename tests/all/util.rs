@@ -24,6 +24,16 @@ pub fn run(args: &[&str]) -> Output {
     run_with_stdin(args, b"")
 }
 
+/// Runs `manifold run ARGS…` in `dir` (where its `manifold.toml` is) and returns its output.
+pub fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    manifold()
+        .arg("run")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("spawn manifold run")
+}
+
 pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write as _;
     let mut child = manifold()
