@@ -12,16 +12,29 @@ const WIT: &str = concat!(
     "/crates/test-programs/wit/conformance.wit"
 );
 
-#[test]
-fn rust_dylib_plugin_passes_conformance() {
+/// The dylib is chosen explicitly, so the built-in reference provider cannot stand in.
+fn dylib_passes_conformance(library: &str, provider: &str) {
     let dir = scratch_with(
         "manifold.toml",
         &conformance_manifest(&format!(
-            "[plugins.rust]\nkind = \"dylib\"\npath = {:?}\n",
-            plugins::RUST_DYLIB
+            "[plugins.rust]\nkind = \"dylib\"\npath = {library:?}\n\n\
+             [providers.\"manifold:conformance/types\"]\nkind = \"dylib\"\nname = \"rust\"\n"
         )),
     );
-    assert_conformance(&run_conformance(dir.path()), "Rust dylib plugin");
+    assert_conformance(&run_conformance(dir.path()), provider);
+}
+
+#[test]
+fn rust_dylib_plugin_passes_conformance() {
+    dylib_passes_conformance(plugins::RUST_DYLIB, "Rust dylib plugin");
+}
+
+#[test]
+fn rust_dylib_plugin_with_generated_bindings_passes_conformance() {
+    dylib_passes_conformance(
+        plugins::RUST_DYLIB_TYPED,
+        "Rust dylib plugin (generated bindings)",
+    );
 }
 
 #[test]
@@ -88,9 +101,16 @@ fn rust_wrpc_server_already_running_passes_conformance() {
 /// message) and nothing else: the host reports it and exits as for any guest failure.
 #[test]
 fn a_panicking_rust_dylib_plugin_fails_only_the_call() {
-    let plugin =
-        manifold_plugin_host::dylib::DylibPlugin::load("rust", plugins::RUST_DYLIB.as_ref())
-            .unwrap();
+    panicking_plugin_fails_only_the_call(plugins::RUST_DYLIB);
+}
+
+#[test]
+fn a_panicking_rust_dylib_plugin_with_generated_bindings_fails_only_the_call() {
+    panicking_plugin_fails_only_the_call(plugins::RUST_DYLIB_TYPED);
+}
+
+fn panicking_plugin_fails_only_the_call(library: &str) {
+    let plugin = manifold_plugin_host::dylib::DylibPlugin::load("rust", library.as_ref()).unwrap();
     let instance = "manifold:conformance/types@0.1.0";
     let mut params = Vec::new();
     manifold_plugin_api::wire::put::bytes(&mut params, b"panic");

@@ -2,6 +2,8 @@
 //! codec, and their answers decoded with it: the generated codec must agree with the one
 //! the host and every other plugin kind use, byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
