@@ -174,8 +174,6 @@ impl<'a> Bindings<'a> {
                 #[doc = #doc]
                 #[allow(clippy::all, dead_code, unused_imports)]
                 pub mod #module {
-                    #[allow(unused_imports)]
-                    use ::manifold_plugin_sdk::bindings::{Reader, Wire, WireError, put};
                     #contents
                 }
             });
@@ -258,8 +256,6 @@ impl<'a> Bindings<'a> {
                     r: &mut ::manifold_plugin_sdk::bindings::Reader<'_>,
                     out: &mut ::std::vec::Vec<u8>,
                 ) -> ::core::result::Result<(), ::manifold_plugin_sdk::bindings::WireError> {
-                    #[allow(unused_imports)]
-                    use ::manifold_plugin_sdk::bindings::{Wire, put};
                     match index {
                         #(#arms)*
                         _ => {}
@@ -368,7 +364,7 @@ impl<'a> Bindings<'a> {
     fn decode(&self, ty: &Type) -> Result<TokenStream, String> {
         if !self.types.has_resource(ty) {
             let rust = self.types.rust_ty(ty, &Cx::Top)?;
-            return Ok(quote!(<#rust as Wire>::decode(r)?));
+            return Ok(quote!(<#rust as ::manifold_plugin_sdk::bindings::Wire>::decode(r)?));
         }
         let Type::Id(id) = ty else {
             unreachable!("only a defined type holds a resource")
@@ -428,7 +424,7 @@ impl<'a> Bindings<'a> {
     /// Statements encoding `value` (an owned value of `ty`) into `out`.
     fn encode(&self, ty: &Type, value: TokenStream) -> Result<TokenStream, String> {
         if !self.types.has_resource(ty) {
-            return Ok(quote!(Wire::encode(&#value, out);));
+            return Ok(quote!(::manifold_plugin_sdk::bindings::Wire::encode(&#value, out);));
         }
         let Type::Id(id) = ty else {
             unreachable!("only a defined type holds a resource")
@@ -464,7 +460,7 @@ impl<'a> Bindings<'a> {
                 let inner = self.encode(t, quote!(v))?;
                 quote!({
                     let items = #value;
-                    put::uleb(out, items.len() as u64);
+                    ::manifold_plugin_sdk::bindings::put::uleb(out, items.len() as u64);
                     for v in items { #inner }
                 })
             }

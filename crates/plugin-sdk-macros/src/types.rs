@@ -364,12 +364,12 @@ impl<'a> Gen<'a> {
                     #[derive(Debug, Clone, PartialEq)]
                     pub struct #name { #(#fields,)* }
 
-                    impl Wire for #name {
+                    impl ::manifold_plugin_sdk::bindings::Wire for #name {
                         fn encode(&self, out: &mut ::std::vec::Vec<u8>) {
-                            #(Wire::encode(&self.#names, out);)*
+                            #(::manifold_plugin_sdk::bindings::Wire::encode(&self.#names, out);)*
                         }
-                        fn decode(r: &mut Reader<'_>) -> ::core::result::Result<Self, WireError> {
-                            ::core::result::Result::Ok(#name { #(#names: Wire::decode(r)?,)* })
+                        fn decode(r: &mut ::manifold_plugin_sdk::bindings::Reader<'_>) -> ::core::result::Result<Self, ::manifold_plugin_sdk::bindings::WireError> {
+                            ::core::result::Result::Ok(#name { #(#names: ::manifold_plugin_sdk::bindings::Wire::decode(r)?,)* })
                         }
                     }
                 }
@@ -394,14 +394,14 @@ impl<'a> Gen<'a> {
                             let t = self.rust_ty(t, &cx)?;
                             cases.push(quote!(#case_doc #case_name(#t)));
                             encodes.push(quote!(#name::#case_name(v) => {
-                                put::uleb(out, #index64);
-                                Wire::encode(v, out);
+                                ::manifold_plugin_sdk::bindings::put::uleb(out, #index64);
+                                ::manifold_plugin_sdk::bindings::Wire::encode(v, out);
                             }));
-                            decodes.push(quote!(#pattern => #name::#case_name(Wire::decode(r)?)));
+                            decodes.push(quote!(#pattern => #name::#case_name(::manifold_plugin_sdk::bindings::Wire::decode(r)?)));
                         }
                         None => {
                             cases.push(quote!(#case_doc #case_name));
-                            encodes.push(quote!(#name::#case_name => put::uleb(out, #index64)));
+                            encodes.push(quote!(#name::#case_name => ::manifold_plugin_sdk::bindings::put::uleb(out, #index64)));
                             decodes.push(quote!(#pattern => #name::#case_name));
                         }
                     }
@@ -411,11 +411,11 @@ impl<'a> Gen<'a> {
                     #[derive(Debug, Clone, PartialEq)]
                     pub enum #name { #(#cases,)* }
 
-                    impl Wire for #name {
+                    impl ::manifold_plugin_sdk::bindings::Wire for #name {
                         fn encode(&self, out: &mut ::std::vec::Vec<u8>) {
                             match self { #(#encodes,)* }
                         }
-                        fn decode(r: &mut Reader<'_>) -> ::core::result::Result<Self, WireError> {
+                        fn decode(r: &mut ::manifold_plugin_sdk::bindings::Reader<'_>) -> ::core::result::Result<Self, ::manifold_plugin_sdk::bindings::WireError> {
                             ::core::result::Result::Ok(
                                 match ::manifold_plugin_sdk::bindings::case(r, #count, "variant case")? {
                                     #(#decodes,)*
@@ -442,11 +442,11 @@ impl<'a> Gen<'a> {
                     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
                     pub enum #name { #(#case_docs #cases,)* }
 
-                    impl Wire for #name {
+                    impl ::manifold_plugin_sdk::bindings::Wire for #name {
                         fn encode(&self, out: &mut ::std::vec::Vec<u8>) {
-                            put::uleb(out, *self as u64);
+                            ::manifold_plugin_sdk::bindings::put::uleb(out, *self as u64);
                         }
-                        fn decode(r: &mut Reader<'_>) -> ::core::result::Result<Self, WireError> {
+                        fn decode(r: &mut ::manifold_plugin_sdk::bindings::Reader<'_>) -> ::core::result::Result<Self, ::manifold_plugin_sdk::bindings::WireError> {
                             ::core::result::Result::Ok(
                                 match ::manifold_plugin_sdk::bindings::case(r, #count, "enum case")? {
                                     #(#decodes,)*
@@ -559,11 +559,11 @@ impl<'a> Gen<'a> {
                 }
             }
 
-            impl Wire for #name {
+            impl ::manifold_plugin_sdk::bindings::Wire for #name {
                 fn encode(&self, out: &mut ::std::vec::Vec<u8>) {
-                    put::flags(out, #count, (0..#count).filter(|i| self.bits & (1u64 << i) != 0));
+                    ::manifold_plugin_sdk::bindings::put::flags(out, #count, (0..#count).filter(|i| self.bits & (1u64 << i) != 0));
                 }
-                fn decode(r: &mut Reader<'_>) -> ::core::result::Result<Self, WireError> {
+                fn decode(r: &mut ::manifold_plugin_sdk::bindings::Reader<'_>) -> ::core::result::Result<Self, ::manifold_plugin_sdk::bindings::WireError> {
                     ::core::result::Result::Ok(#name { bits: ::manifold_plugin_sdk::bindings::flags(r, #count)? })
                 }
             }

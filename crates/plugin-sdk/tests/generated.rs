@@ -48,6 +48,13 @@ impl base::Interface for Everything {
         if fail { Err(()) } else { Ok(()) }
     }
     fn nothing(&self) {}
+    fn echo_wire(&self, r: base::Wire, out: u32) -> base::Wire {
+        base::Wire {
+            out: out as u8,
+            self_: !r.self_,
+            ..r
+        }
+    }
 }
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -225,6 +232,11 @@ fn every_type_round_trips_through_the_value_codec() {
         [Value::Result(Ok(None))]
     );
     assert_eq!(call(&p, "base", "nothing", vec![]), []);
+    let wire = |out, me| Value::Record(vec![Value::U8(out), s("r"), Value::Bool(me)]);
+    assert_eq!(
+        call(&p, "base", "echo-wire", vec![wire(1, false), Value::U32(9)]),
+        [wire(9, true)]
+    );
 }
 
 #[test]
