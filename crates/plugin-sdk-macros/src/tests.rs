@@ -63,6 +63,11 @@ fn unsupported_wit_is_a_clear_error() {
             "borrow<r> is supported as a parameter only",
         ),
         (
+            "resource-in-resource",
+            "package a:b; interface i { resource r; resource s { f: func(x: borrow<r>); } }",
+            "resource `r` is used in a method of another resource",
+        ),
+        (
             "async",
             "package a:b; interface i { f: async func(); }",
             "async functions are not supported",

@@ -113,10 +113,16 @@ impl<'a> Gen<'a> {
                 Ok(quote!(<T as #module::Interface>::#name))
             }
             Cx::Interface(i) if *i == owner => Ok(quote!(Self::#name)),
+            // A resource `use`d from another interface: that interface's trait is a
+            // supertrait of this one (see `interface`).
+            Cx::Interface(_) => {
+                let module = self.module_of(id)?;
+                Ok(quote!(<Self as super::#module::Interface>::#name))
+            }
             Cx::Resource(r) if *r == id => Ok(quote!(Self)),
             _ => Err(format!(
-                "resource `{}` is used outside its own interface's functions or its own methods; \
-                 the bindings do not support that yet",
+                "resource `{}` is used in a method of another resource; the bindings do not \
+                 support that yet",
                 self.name_of(id)
             )),
         }
@@ -226,6 +232,7 @@ impl<'a> Gen<'a> {
         let i = &self.resolve.interfaces[iface];
         let mut items = Vec::new();
         let mut assoc = Vec::new();
+        let mut supertraits = Vec::new();
         for (name, id) in &i.types {
             let def = &self.resolve.types[*id];
             if let TypeDefKind::Resource = def.kind {
@@ -240,7 +247,15 @@ impl<'a> Gen<'a> {
                 )
             {
                 // `use other.{r}` of a resource: functions here name it through its own
-                // interface's trait (see `resource_ty`), so no item is needed.
+                // interface's trait, a supertrait of this one; no item is needed.
+                let module = self.module_of(self.resource_of(used))?;
+                let supertrait = quote!(super::#module::Interface);
+                if !supertraits
+                    .iter()
+                    .any(|s: &TokenStream| s.to_string() == supertrait.to_string())
+                {
+                    supertraits.push(supertrait);
+                }
             } else {
                 items.push(self.type_def(iface, *id)?);
             }
@@ -267,7 +282,7 @@ impl<'a> Gen<'a> {
             items.push(quote! {
                 #doc
                 /// Implemented by the plugin: one method per function of the interface.
-                pub trait Interface: ::core::marker::Send + ::core::marker::Sync + 'static {
+                pub trait Interface: #(#supertraits +)* ::core::marker::Send + ::core::marker::Sync + 'static {
                     #(#assoc)*
                     #(#funcs)*
                 }

@@ -48,6 +48,9 @@ impl base::Interface for Everything {
         if fail { Err(()) } else { Ok(()) }
     }
     fn nothing(&self) {}
+    fn area(&self, s: base::Size) -> u64 {
+        u64::from(s.w) * u64::from(s.h)
+    }
     fn echo_wire(&self, r: base::Wire, out: u32) -> base::Wire {
         base::Wire {
             out: out as u8,
@@ -131,6 +134,15 @@ impl store::Interface for Everything {
             1 => base::Level::Mid,
             _ => base::Level::High,
         }
+    }
+}
+
+impl everything::tools::Interface for Everything {
+    fn weigh(&self, b: &Bucket) -> u32 {
+        b.items.lock().unwrap().len() as u32
+    }
+    fn fresh(&self) -> Bucket {
+        Bucket::named("fresh".into())
     }
 }
 
@@ -232,6 +244,16 @@ fn every_type_round_trips_through_the_value_codec() {
         [Value::Result(Ok(None))]
     );
     assert_eq!(call(&p, "base", "nothing", vec![]), []);
+    assert_eq!(
+        call(
+            &p,
+            "base",
+            "area",
+            vec![Value::Record(vec![Value::U32(3), Value::U32(4)])]
+        ),
+        [Value::U64(12)]
+    );
+    let _: everything::shapes::Size = base::Size { w: 1, h: 2 };
     let wire = |out, me| Value::Record(vec![Value::U8(out), s("r"), Value::Bool(me)]);
     assert_eq!(
         call(&p, "base", "echo-wire", vec![wire(1, false), Value::U32(9)]),
@@ -262,6 +284,14 @@ fn resources_live_behind_handles_until_the_host_drops_them() {
         call(&p, "store", "level-of", vec![a.clone()]),
         [Value::Enum(1)]
     );
+    // Another interface borrows and creates the same resource.
+    assert_eq!(call(&p, "tools", "weigh", vec![a.clone()]), [Value::U32(1)]);
+    let fresh = handle(&call(&p, "tools", "fresh", vec![]));
+    assert_eq!(
+        call(&p, "store", "bucket.name", vec![fresh.clone()]),
+        [s("fresh")]
+    );
+    assert_eq!(call(&p, "store", "[drop]bucket", vec![fresh]), []);
     // Statics, and handles inside results, tuples, lists and options.
     let opened = call(&p, "store", "bucket.open", vec![s("b")]);
     let [Value::Result(Ok(Some(b)))] = opened.as_slice() else {
