@@ -4,7 +4,7 @@
 //! The macro reads one WIT file (one package, as the host parses a plugin's WIT) and emits
 //! the plugin's types, one trait per interface and per resource, and `Exports<T>`, which
 //! implements `manifold_plugin_sdk::Dispatch` for any `T` implementing the interface traits.
-//! The work happens in [`expand`], a plain function, so it is unit-tested like any other.
+//! The work happens in `expand`, a plain function, so it is unit-tested like any other.
 
 mod names;
 mod types;
