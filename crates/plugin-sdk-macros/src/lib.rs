@@ -59,11 +59,18 @@ pub(crate) fn expand(file: &Path) -> Result<TokenStream, String> {
 /// One function the plugin serves, numbered in the order of `Dispatch::lookup`.
 struct Func<'a> {
     interface: InterfaceId,
+    /// The interface's full name (`manifold:conformance/types@0.1.0`).
+    interface_name: String,
     /// The name the host calls it by (`inc`, `counter.add`, `counter`, `[drop]counter`).
     wire_name: String,
-    /// `None` for the `[drop]` of resource `TypeId`.
-    func: Option<&'a wit_parser::Function>,
-    drop_of: Option<TypeId>,
+    kind: FuncKind<'a>,
+}
+
+enum FuncKind<'a> {
+    /// A function of the WIT: freestanding, or a resource's constructor, method or static.
+    Wit(&'a wit_parser::Function),
+    /// `[drop]r`: the host dropped its handle to a resource.
+    Drop(TypeId),
 }
 
 struct Bindings<'a> {
@@ -117,22 +124,22 @@ impl<'a> Bindings<'a> {
 
     fn funcs(&self) -> Vec<Func<'a>> {
         let mut out = Vec::new();
-        for (iface, _) in self.interfaces() {
+        for (iface, interface_name) in self.interfaces() {
             let resolve = self.resolve();
             for func in resolve.interfaces[iface].functions.values() {
                 out.push(Func {
                     interface: iface,
+                    interface_name: interface_name.clone(),
                     wire_name: manifold_plugin_api::rpc_func_name(&func.name).to_string(),
-                    func: Some(func),
-                    drop_of: None,
+                    kind: FuncKind::Wit(func),
                 });
             }
             for (name, id) in self.resources(iface) {
                 out.push(Func {
                     interface: iface,
-                    wire_name: format!("[drop]{name}"),
-                    func: None,
-                    drop_of: Some(id),
+                    interface_name: interface_name.clone(),
+                    wire_name: manifold_plugin_api::drop_func_name(&name),
+                    kind: FuncKind::Drop(id),
                 });
             }
         }
@@ -188,12 +195,7 @@ impl<'a> Bindings<'a> {
         }
         let funcs = self.funcs();
         let lookups = funcs.iter().enumerate().map(|(index, f)| {
-            let interface = self
-                .interfaces()
-                .into_iter()
-                .find(|(id, _)| *id == f.interface)
-                .map(|(_, name)| name)
-                .unwrap_or_default();
+            let interface = &f.interface_name;
             let name = &f.wire_name;
             let index = index as u32;
             quote!((#interface, #name) => ::core::option::Option::Some(#index),)
@@ -295,12 +297,12 @@ impl<'a> Bindings<'a> {
 
     /// Decodes the parameters of `f`, calls the plugin and encodes its result.
     fn call_body(&self, f: &Func<'_>) -> Result<TokenStream, String> {
-        if let Some(resource) = f.drop_of {
-            let field = self.table_field(resource);
-            return Ok(quote!(self.#field.remove(r)?;));
-        }
-        let Some(func) = f.func else {
-            return Ok(quote!());
+        let func = match f.kind {
+            FuncKind::Drop(resource) => {
+                let field = self.table_field(resource);
+                return Ok(quote!(self.#field.remove(r)?;));
+            }
+            FuncKind::Wit(func) => func,
         };
         let module = self.module_name(f.interface);
         let mut lets = Vec::new();
