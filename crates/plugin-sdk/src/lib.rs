@@ -39,62 +39,11 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use bindings::generate;
 pub use dispatch::Dispatch;
 pub use manifold_plugin_api as api;
 use manifold_plugin_api::abi::{ABI_VERSION, Buf, PluginV1, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 use manifold_plugin_api::wire::Reader;
-/// Typed bindings for a plugin, generated from its WIT file (a path relative to the crate's
-/// `Cargo.toml`; one package, the text the host receives as [`Dispatch::WIT`]).
-///
-/// It emits `WIT`, a module per interface with a Rust type per WIT type, a trait per
-/// resource and the interface's trait `Interface`, and `Exports<T>`: the [`Dispatch`] of a
-/// plugin `T` that implements the interface traits, which keeps `T`'s resources behind
-/// opaque handles. Functions return their WIT results plainly; a failure the WIT does not
-/// foresee is a panic, which fails that call only. `docs/plugins.md` has the whole mapping.
-///
-/// ```
-/// use std::sync::atomic::{AtomicU64, Ordering};
-///
-/// use manifold_plugin_sdk::Dispatch;
-///
-/// manifold_plugin_sdk::generate!("tests/wit/billing.wit");
-///
-/// #[derive(Default)]
-/// struct Billing;
-///
-/// impl charge::Interface for Billing {
-///     type Invoice = Invoice;
-///     fn charge(&self, cents: u64) -> u64 {
-///         cents * 100
-///     }
-///     fn total(&self, a: &Invoice, b: &Invoice) -> u64 {
-///         a.0.load(Ordering::Relaxed) + b.0.load(Ordering::Relaxed)
-///     }
-/// }
-///
-/// struct Invoice(AtomicU64);
-///
-/// impl charge::Invoice for Invoice {
-///     fn new(start: u64) -> Self {
-///         Invoice(AtomicU64::new(start))
-///     }
-///     fn add(&self, n: u64) -> u64 {
-///         self.0.fetch_add(n, Ordering::Relaxed) + n
-///     }
-/// }
-///
-/// // In a plugin: `export_plugin!(ThroughValues<Exports<Billing>>);`. Here, a call as the
-/// // host makes it: `charge(5)`, parameters and results in the wire encoding.
-/// fn main() {
-///     let plugin = Exports::<Billing>::default();
-///     let charge = plugin.lookup("acme:billing/charge@0.1.0", "charge").unwrap();
-///     let mut out = Vec::new();
-///     plugin.call(charge, &[5], &mut out).unwrap();
-///     assert_eq!(out, [0xf4, 0x03]); // 500, LEB128
-/// }
-/// ```
-#[doc(inline)]
-pub use manifold_plugin_sdk_macros::generate;
 pub use through_values::ThroughValues;
 pub use value::{Shape, Signature, Value, ValueError, decode, encode, signatures};
 
