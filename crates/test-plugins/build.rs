@@ -15,10 +15,16 @@ fn main() -> Result<()> {
         .and_then(Path::parent)
         .context("crate is not in crates/")?;
     let plugins = root.join("examples/plugins");
-    for entry in ["Cargo.toml", "Cargo.lock", "rust-dylib", "rust-rpc"] {
+    for entry in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-dylib",
+        "rust-dylib-typed",
+        "rust-rpc",
+    ] {
         println!("cargo:rerun-if-changed={}", plugins.join(entry).display());
     }
-    for entry in ["plugin-sdk", "plugin-api"] {
+    for entry in ["plugin-sdk", "plugin-sdk-macros", "plugin-api"] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("crates").join(entry).display()
@@ -60,8 +66,13 @@ fn main() -> Result<()> {
         env::consts::DLL_PREFIX,
         env::consts::DLL_SUFFIX
     ));
+    let typed = release.join(format!(
+        "{}conformance_dylib_typed{}",
+        env::consts::DLL_PREFIX,
+        env::consts::DLL_SUFFIX
+    ));
     let rpc = release.join("conformance-rpc");
-    for path in [&dylib, &rpc] {
+    for path in [&dylib, &typed, &rpc] {
         ensure!(path.exists(), "{} was not built", path.display());
     }
     let out = PathBuf::from(env::var("OUT_DIR")?).join("plugins.rs");
@@ -70,6 +81,8 @@ fn main() -> Result<()> {
         format!(
             "/// The conformance interface as a Rust dynamic-library plugin.\n\
              pub const RUST_DYLIB: &str = {dylib:?};\n\
+             /// The same, written against bindings generated from the WIT (`generate!`).\n\
+             pub const RUST_DYLIB_TYPED: &str = {typed:?};\n\
              /// The conformance interface as a Rust wRPC server (wit-bindgen-wrpc).\n\
              pub const RUST_RPC: &str = {rpc:?};\n"
         ),

@@ -12,16 +12,29 @@ const WIT: &str = concat!(
     "/crates/test-programs/wit/conformance.wit"
 );
 
-#[test]
-fn rust_dylib_plugin_passes_conformance() {
+/// The dylib is chosen explicitly, so the built-in reference provider cannot stand in.
+fn dylib_passes_conformance(library: &str, provider: &str) {
     let dir = scratch_with(
         "manifold.toml",
         &conformance_manifest(&format!(
-            "[plugins.rust]\nkind = \"dylib\"\npath = {:?}\n",
-            plugins::RUST_DYLIB
+            "[plugins.rust]\nkind = \"dylib\"\npath = {library:?}\n\n\
+             [providers.\"manifold:conformance/types\"]\nkind = \"dylib\"\nname = \"rust\"\n"
         )),
     );
-    assert_conformance(&run_conformance(dir.path()), "Rust dylib plugin");
+    assert_conformance(&run_conformance(dir.path()), provider);
+}
+
+#[test]
+fn rust_dylib_plugin_passes_conformance() {
+    dylib_passes_conformance(plugins::RUST_DYLIB, "Rust dylib plugin");
+}
+
+#[test]
+fn rust_dylib_plugin_with_generated_bindings_passes_conformance() {
+    dylib_passes_conformance(
+        plugins::RUST_DYLIB_TYPED,
+        "Rust dylib plugin (generated bindings)",
+    );
 }
 
 #[test]
@@ -88,9 +101,16 @@ fn rust_wrpc_server_already_running_passes_conformance() {
 /// message) and nothing else: the host reports it and exits as for any guest failure.
 #[test]
 fn a_panicking_rust_dylib_plugin_fails_only_the_call() {
-    let plugin =
-        manifold_plugin_host::dylib::DylibPlugin::load("rust", plugins::RUST_DYLIB.as_ref())
-            .unwrap();
+    panicking_plugin_fails_only_the_call(plugins::RUST_DYLIB);
+}
+
+#[test]
+fn a_panicking_rust_dylib_plugin_with_generated_bindings_fails_only_the_call() {
+    panicking_plugin_fails_only_the_call(plugins::RUST_DYLIB_TYPED);
+}
+
+fn panicking_plugin_fails_only_the_call(library: &str) {
+    let plugin = manifold_plugin_host::dylib::DylibPlugin::load("rust", library.as_ref()).unwrap();
     let instance = "manifold:conformance/types@0.1.0";
     let mut params = Vec::new();
     manifold_plugin_api::wire::put::bytes(&mut params, b"panic");
@@ -135,4 +155,65 @@ fn plugins_are_listed_with_their_kind() {
         line("builtin `conformance`").contains("(not selected)"),
         "{text}"
     );
+}
+
+/// The typed Rust plugin's resource table under calls from many threads at once: every
+/// counter keeps its own value, and every drop reaches the plugin. Loaded from a private copy,
+/// so its statics (the live count) are this test's alone.
+#[test]
+fn a_rust_dylib_plugin_with_generated_bindings_serves_many_threads_at_once() {
+    use manifold_plugin_api::wire::{Reader, put};
+
+    const THREADS: u64 = 8;
+    const ROUNDS: u64 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("libtyped.so");
+    std::fs::copy(plugins::RUST_DYLIB_TYPED, &copy).unwrap();
+    let plugin = manifold_plugin_host::dylib::DylibPlugin::load("typed", &copy).unwrap();
+    let call = |func: &str, params: &[u8]| {
+        plugin
+            .call_sync("manifold:conformance/types@0.1.0", func, params)
+            .unwrap_or_else(|e| panic!("{func}: {e}"))
+            .to_vec()
+    };
+    let number = |bytes: &[u8]| {
+        let mut r = Reader::new(bytes);
+        let n = r.uleb(64).unwrap();
+        r.finish().unwrap();
+        n
+    };
+    let with_handle = |handle: &[u8], rest: &[u8]| {
+        let mut params = Vec::new();
+        put::bytes(&mut params, handle);
+        params.extend_from_slice(rest);
+        params
+    };
+    let handle = |reply: &[u8]| Reader::new(reply).bytes().unwrap().to_vec();
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    let start = t << 32 | round;
+                    let mut params = Vec::new();
+                    put::uleb(&mut params, start);
+                    let a = handle(&call("counter", &params));
+                    let b = handle(&call("counter", &[1]));
+                    for _ in 0..5 {
+                        call("counter.add", &with_handle(&a, &[2]));
+                    }
+                    assert_eq!(
+                        number(&call("counter.value", &with_handle(&a, &[]))),
+                        start + 10
+                    );
+                    let mut both = with_handle(&a, &[]);
+                    put::bytes(&mut both, &b);
+                    assert_eq!(number(&call("total", &both)), start + 11);
+                    for h in [a, b] {
+                        call("[drop]counter", &with_handle(&h, &[]));
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(number(&call("live-counters", &[])), 0);
 }

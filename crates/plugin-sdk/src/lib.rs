@@ -25,18 +25,26 @@
 //! The SDK decodes the parameters by the WIT's types before `call` and encodes the results
 //! after it, so a plugin never sees bytes. A panic in `call` is caught and becomes an error
 //! for that call; the host goes on.
+//!
+//! Most plugins want typed bindings instead: [`generate!`] turns the WIT into Rust types and
+//! traits, and its `Exports<T>` is a [`Dispatch`] that decodes and encodes straight between
+//! those types and the wire ([`bindings`]).
 
+pub mod bindings;
 mod dispatch;
+mod through_values;
 mod value;
 
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use bindings::generate;
 pub use dispatch::Dispatch;
 pub use manifold_plugin_api as api;
 use manifold_plugin_api::abi::{ABI_VERSION, Buf, PluginV1, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 use manifold_plugin_api::wire::Reader;
+pub use through_values::ThroughValues;
 pub use value::{Shape, Signature, Value, ValueError, decode, encode, signatures};
 
 /// One call of a plugin function.
