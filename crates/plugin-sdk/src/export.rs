@@ -211,3 +211,70 @@ unsafe extern "C" fn free_buf(_ctx: *mut c_void, buf: Buf) {
         drop(unsafe { Vec::from_raw_parts(buf.ptr, buf.len, buf.cap) });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Call, Value};
+
+    const WIT: &str = "package t:t@1.0.0; interface api { inc: func(x: u64) -> u64; }";
+
+    /// What generated bindings look like to the glue.
+    #[derive(Default)]
+    struct Bindings;
+
+    impl Dispatch for Bindings {
+        const WIT: &'static str = WIT;
+        fn lookup(&self, _: &str, func: &str) -> Option<u32> {
+            (func == "inc").then_some(7)
+        }
+        fn call(&self, _: u32, params: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+            out.extend(params.iter().map(|b| b + 1));
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Values;
+
+    impl Plugin for Values {
+        const WIT: &'static str = WIT;
+        fn call(&self, call: Call<'_>) -> Result<Vec<Value>, String> {
+            Ok(vec![Value::U64(call.u64(0)? + 1)])
+        }
+    }
+
+    #[test]
+    // The borrow is what `export_plugin!` writes: it lets a `Plugin` fall back to `ViaPlugin`.
+    #[allow(clippy::needless_borrow)]
+    fn export_plugin_exports_a_dispatch_as_it_is_and_a_plugin_through_value_plugin() {
+        #[allow(unused_imports)]
+        use crate::{ViaDispatch as _, ViaPlugin as _};
+        let dispatch = (&Probe::<Bindings>::new()).entry();
+        assert_eq!(dispatch as usize, entry::<Bindings> as Entry as usize);
+        let plugin = (&Probe::<Values>::new()).entry();
+        assert_eq!(
+            plugin as usize,
+            entry::<ValuePlugin<Values>> as Entry as usize
+        );
+        assert!(
+            entry::<Bindings>(ABI_VERSION - 1).is_null(),
+            "another host version"
+        );
+    }
+
+    #[test]
+    fn value_plugin_resolves_its_wit_once_and_calls_by_index() {
+        let plugin = ValuePlugin::<Values>::default();
+        assert_eq!(plugin.error(), None);
+        let index = plugin.lookup("t:t/api@1.0.0", "inc").unwrap();
+        assert_eq!(plugin.lookup("t:t/api@1.0.0", "dec"), None);
+        let mut out = Vec::new();
+        plugin.call(index, &[41], &mut out).unwrap();
+        assert_eq!(out, [42]);
+        let err = plugin.call(index, &[41, 0], &mut Vec::new()).unwrap_err();
+        assert!(err.contains("bad parameters"), "{err}");
+        let err = plugin.call(index + 1, &[], &mut Vec::new()).unwrap_err();
+        assert!(err.contains("no function"), "{err}");
+    }
+}
