@@ -12,8 +12,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use manifold_plugin_api::wire::{Reader, put};
-use manifold_plugin_host::CallError;
 use manifold_plugin_host::dylib::DylibPlugin;
+use manifold_plugin_host::{CallError, Failure, InProcess as _, ReplyBuf};
 
 use crate::plugins::{assert_conformance, conformance_manifest, run_conformance};
 use crate::util::{manifold, scratch_with, stderr, stdout};
@@ -104,10 +104,34 @@ fn a_library_of_another_abi_version_is_refused_naming_both() {
     let library = c_library("tests/fixtures/plugins/abi_99.c");
     let err = refused(&library);
     assert!(
-        err.contains("speaks plugin ABI version 99; this host speaks version 1"),
+        err.contains("speaks plugin ABI version 99; this host speaks version 2"),
         "{err}"
     );
     assert!(err.contains(&library.display().to_string()), "{err}");
+}
+
+/// A plugin built for ABI version 1 (calls by name) answers only a host of version 1: its
+/// entry returns NULL, and the host says to rebuild it rather than guessing at its table.
+#[test]
+fn a_plugin_built_for_abi_version_1_is_refused_with_what_to_do() {
+    let library = c_library("tests/fixtures/plugins/abi_1.c");
+    let err = refused(&library);
+    assert!(
+        err.contains("refused this host's plugin ABI version 2; it was probably built for another version. Rebuild it"),
+        "{err}"
+    );
+    assert!(err.contains(&library.display().to_string()), "{err}");
+}
+
+#[test]
+fn a_plugin_that_cannot_resolve_a_function_of_its_wit_is_refused_naming_it() {
+    let err = refused(&c_library("tests/fixtures/plugins/missing_function.c"));
+    assert!(
+        err.contains(
+            "plugin `c` does not provide test:partial/api@0.1.0#absent, which its WIT declares"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -280,13 +304,14 @@ fn the_c_plugin_answers_malformed_calls_with_errors() {
     let mut surrogate = vec![0; 20];
     surrogate.extend_from_slice(&[0, 0xed, 0xa0, 0x80]);
     err("bump", &surrogate, "invalid char");
+    // Unknown names: the plugin's lookup finds nothing, so the host never calls.
     err("nope", &[], "has no function `nope`");
     let message = plugin
         .call_sync("acme:other/thing@1.0.0", "inc", &u64_param(1))
         .unwrap_err()
         .to_string();
     assert!(
-        message.contains("not `acme:other/thing@1.0.0`"),
+        message.contains("no function `inc` in `acme:other/thing@1.0.0`"),
         "{message}"
     );
 
@@ -388,4 +413,42 @@ fn the_c_plugin_serves_many_threads_at_once() {
         }
     });
     assert_eq!(read_u64(&call(&plugin, "live-counters", &[]).unwrap()), 0);
+}
+
+/// Calls by index into one reused host buffer: answers that fit are written in place, larger
+/// ones come in the plugin's own buffer (which the host copies, frees and grows its own for),
+/// and both read the same; an index the plugin never gave is an error, not a crash.
+#[test]
+fn the_c_plugin_answers_by_index_in_the_host_buffer_or_its_own() {
+    let (plugin, _dir) = load_private_copy();
+    let reverse = plugin.lookup(INTERFACE, "reverse").unwrap();
+    assert_eq!(plugin.lookup(INTERFACE, "nope"), None);
+    assert_eq!(plugin.lookup("acme:other/thing@1.0.0", "reverse"), None);
+    let mut reply = ReplyBuf::default();
+    for len in [0, 10, 1020, 1024, 5000, 70_000, 10, 0] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut params = Vec::new();
+        put::bytes(&mut params, &data);
+        plugin.call_index(reverse, &params, &mut reply).unwrap();
+        let mut expected = Vec::new();
+        put::bytes(
+            &mut expected,
+            &data.iter().rev().copied().collect::<Vec<_>>(),
+        );
+        assert_eq!(reply.as_bytes(), expected, "{len} bytes");
+    }
+    let err = plugin.call_index(9999, &[], &mut reply).unwrap_err();
+    assert_eq!(
+        err,
+        Failure::Error(format!("{INTERFACE} has no function number 9999"))
+    );
+    // An error message that does not fit the host's buffer comes in the plugin's own.
+    let inc = plugin.lookup(INTERFACE, "inc").unwrap();
+    let mut long = Vec::new();
+    put::bytes(&mut long, &[b'x'; 3000]);
+    let err = plugin.call_index(inc, &long, &mut reply).unwrap_err();
+    assert!(
+        matches!(&err, Failure::Error(m) if m.starts_with("malformed parameters")),
+        "{err:?}"
+    );
 }

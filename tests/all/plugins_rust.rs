@@ -127,6 +127,39 @@ fn panicking_plugin_fails_only_the_call(library: &str) {
     assert_eq!(&reply[..], b"\x02HI");
 }
 
+/// The SDK's glue: calls by index, answers written into the host's buffer when they fit and
+/// handed over in the SDK's own buffer when they do not, unknown names and indices refused.
+#[test]
+fn the_rust_dylib_plugin_answers_by_index_in_the_host_buffer_or_its_own() {
+    use manifold_plugin_host::{Failure, InProcess as _, ReplyBuf};
+    let plugin =
+        manifold_plugin_host::dylib::DylibPlugin::load("rust", plugins::RUST_DYLIB.as_ref())
+            .unwrap();
+    let instance = "manifold:conformance/types@0.1.0";
+    let reverse = plugin.lookup(instance, "reverse").unwrap();
+    assert!(plugin.lookup(instance, "[drop]counter").is_some());
+    assert_eq!(plugin.lookup(instance, "nope"), None);
+    assert_eq!(plugin.lookup("acme:other/thing@1.0.0", "reverse"), None);
+    let mut reply = ReplyBuf::default();
+    for len in [0, 10, 1020, 1024, 5000, 70_000, 10, 0] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut params = Vec::new();
+        manifold_plugin_api::wire::put::bytes(&mut params, &data);
+        plugin.call_index(reverse, &params, &mut reply).unwrap();
+        let mut expected = Vec::new();
+        let reversed: Vec<u8> = data.iter().rev().copied().collect();
+        manifold_plugin_api::wire::put::bytes(&mut expected, &reversed);
+        assert_eq!(reply.as_bytes(), expected, "{len} bytes");
+    }
+    for index in [4_000_000, 1 << 40] {
+        let err = plugin.call_index(index, &[], &mut reply).unwrap_err();
+        assert_eq!(
+            err,
+            Failure::Error(format!("this plugin has no function {index}"))
+        );
+    }
+}
+
 #[test]
 fn plugins_are_listed_with_their_kind() {
     let dir = scratch_with(

@@ -1,36 +1,43 @@
 //! Dynamic-library plugins: loaded into the host process with `libloading`, called through
-//! the C ABI of `manifold-plugin-api` (`include/manifold_plugin.h`).
+//! the C ABI of `manifold-plugin-api` (`include/manifold_plugin.h`, version 2): functions are
+//! resolved to indices once, and each call writes its answer into the host's reusable buffer.
 //!
 //! In-process is the fastest kind and the least isolated: a Rust plugin's panic is caught by
 //! the SDK and becomes an error for that call, but a crash in the library (a segfault in C
 //! code, an abort) takes the host down with it. Use an RPC plugin for code you do not trust.
 
+use std::cell::Cell;
+use std::ffi::c_void;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use manifold_plugin_api::abi::{
-    ABI_VERSION, Buf, ENTRY_SYMBOL, EntryFn, PluginV1, STATUS_OK, STATUS_PANIC,
+    ABI_VERSION, Buf, CallFn, ENTRY_SYMBOL, EntryFn, FreeBufFn, LookupFn, STATUS_OK, STATUS_PANIC,
 };
 
-use crate::transport::{CallError, CallFuture, Transport};
+use crate::transport::{CallError, CallFuture, Failure, InProcess, ReplyBuf, Transport};
 
 /// A loaded plugin library.
 pub struct DylibPlugin {
     name: String,
     path: PathBuf,
-    table: *const PluginV1,
+    ctx: *mut c_void,
+    lookup: LookupFn,
+    call: CallFn,
+    free_buf: FreeBufFn,
     wit: String,
-    /// Kept last so the library outlives every use of `table`; never unloaded while the
-    /// plugin exists.
+    /// Kept last so the library outlives every use of the functions above; never unloaded
+    /// while the plugin exists.
     _library: libloading::Library,
 }
 
-// SAFETY: the ABI requires `call` and `free_buf` to be callable from any thread, at the same
-// time (documented in `include/manifold_plugin.h`); `table` points to memory owned by the
-// library, which lives as long as `self`, and is only read.
+// SAFETY: the ABI requires `lookup`, `call` and `free_buf` to be callable from any thread, at
+// the same time (documented in `include/manifold_plugin.h`); `ctx` is only passed back to
+// them; the functions live in the library, which lives as long as `self`.
 unsafe impl Send for DylibPlugin {}
-// SAFETY: as for `Send`: shared use only reads the table and calls thread-safe functions.
+// SAFETY: as for `Send`: shared use only calls thread-safe functions.
 unsafe impl Sync for DylibPlugin {}
 
 impl DylibPlugin {
@@ -56,7 +63,9 @@ impl DylibPlugin {
         let table = unsafe { entry(ABI_VERSION) };
         if table.is_null() {
             bail!(
-                "plugin `{name}` ({}) refused this host's plugin ABI version {ABI_VERSION}",
+                "plugin `{name}` ({}) refused this host's plugin ABI version {ABI_VERSION}; \
+                 it was probably built for another version. Rebuild it against this host's \
+                 manifold-plugin-sdk or include/manifold_plugin.h",
                 path.display()
             );
         }
@@ -72,22 +81,31 @@ impl DylibPlugin {
                 path.display()
             );
         }
-        // SAFETY: the version is ours, so `table` points to a `PluginV1` that lives as long as
-        // the library; `wit`/`wit_len` describe a byte range in it (checked for null here).
-        let wit = unsafe {
-            let t = &*table;
-            if t.wit.is_null() {
-                bail!("plugin `{name}` gave no WIT");
-            }
-            std::slice::from_raw_parts(t.wit.cast::<u8>(), t.wit_len)
+        // SAFETY: the version is ours, so `table` points to a `PluginV2` that lives as long
+        // as the library (the ABI); its function fields are `Option`s, so a null from C reads
+        // as `None`, checked below.
+        let t = unsafe { &*table };
+        let (Some(lookup), Some(call), Some(free_buf)) = (t.lookup, t.call, t.free_buf) else {
+            bail!(
+                "plugin `{name}` ({}): its table lacks `lookup`, `call` or `free_buf`",
+                path.display()
+            );
         };
+        if t.wit.is_null() {
+            bail!("plugin `{name}` gave no WIT");
+        }
+        // SAFETY: `wit`/`wit_len` describe a byte range in the library (the ABI), non-null.
+        let wit = unsafe { std::slice::from_raw_parts(t.wit.cast::<u8>(), t.wit_len) };
         let wit = std::str::from_utf8(wit)
             .with_context(|| format!("plugin `{name}`: its WIT is not UTF-8"))?
             .to_owned();
         Ok(DylibPlugin {
             name: name.to_owned(),
             path: path.to_owned(),
-            table,
+            ctx: t.ctx,
+            lookup,
+            call,
+            free_buf,
             wit,
             _library: library,
         })
@@ -109,52 +127,83 @@ impl DylibPlugin {
         Ok(resolve)
     }
 
-    /// One synchronous call.
+    /// One call by name (resolved on every call: for tests and tools, not the hot path).
     pub fn call_sync(&self, instance: &str, func: &str, params: &[u8]) -> Result<Bytes, CallError> {
-        let mut out = Buf::EMPTY;
-        // SAFETY: `table` is a valid v1 table (checked at load) for as long as `self` lives;
-        // every pointer passed is valid for its length for the duration of the call; `out` is
-        // a valid `Buf` for the plugin to fill.
-        let status = unsafe {
-            let t = &*self.table;
-            (t.call)(
-                t.ctx,
+        let label = format!("{instance}#{func}");
+        let Some(index) = InProcess::lookup(self, instance, func) else {
+            return Err(CallError::Plugin {
+                plugin: self.name.clone(),
+                func: label,
+                message: format!("the plugin has no function `{func}` in `{instance}`"),
+            });
+        };
+        REPLY.with(|cell| {
+            let mut reply = cell.take();
+            let result = self.call_index(index, params, &mut reply);
+            let result = result
+                .map(|()| Bytes::copy_from_slice(reply.as_bytes()))
+                .map_err(|failure| failure.into_call_error(&self.name, &label));
+            cell.set(reply);
+            result
+        })
+    }
+}
+
+thread_local! {
+    /// `call_sync`'s reply buffer, reused per thread.
+    static REPLY: Cell<ReplyBuf> = Cell::new(ReplyBuf::default());
+}
+
+impl InProcess for DylibPlugin {
+    fn lookup(&self, instance: &str, func: &str) -> Option<u64> {
+        // SAFETY: `lookup` and `ctx` come from a valid v2 table (checked at load) of a library
+        // that lives as long as `self`; the byte ranges are valid for the call.
+        let index = unsafe {
+            (self.lookup)(
+                self.ctx,
                 instance.as_ptr(),
                 instance.len(),
                 func.as_ptr(),
                 func.len(),
-                params.as_ptr(),
-                params.len(),
-                &mut out,
             )
         };
-        let bytes = if out.ptr.is_null() || out.len == 0 {
-            Bytes::new()
-        } else {
-            // SAFETY: the plugin filled `out` with `len` readable bytes at `ptr`, valid until
-            // we hand the buffer back with `free_buf`, which happens right after this copy.
-            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(out.ptr, out.len) })
+        u64::try_from(index).ok()
+    }
+
+    fn call_index(&self, index: u64, params: &[u8], reply: &mut ReplyBuf) -> Result<(), Failure> {
+        let room = reply.lend();
+        let scratch = room.as_mut_ptr();
+        let mut out = Buf {
+            ptr: scratch,
+            len: 0,
+            cap: room.len(),
         };
-        if !out.ptr.is_null() {
-            // SAFETY: the buffer came from this plugin's `call` and is freed exactly once.
-            unsafe {
-                let t = &*self.table;
-                (t.free_buf)(t.ctx, out);
+        // SAFETY: `call` and `ctx` come from a valid v2 table (checked at load) of a library
+        // that lives as long as `self`; `params` is valid for its length during the call; `out`
+        // lends `cap` writable, initialised bytes at `scratch` (the ABI's output buffer).
+        let status =
+            unsafe { (self.call)(self.ctx, index, params.as_ptr(), params.len(), &mut out) };
+        if out.ptr == scratch {
+            if !reply.set_len(out.len) {
+                // Already past our buffer: the plugin broke the ABI; refuse the answer.
+                return Err(Failure::Error(format!(
+                    "the plugin claimed {} bytes written into a buffer of {}",
+                    out.len, out.cap
+                )));
             }
+        } else if out.ptr.is_null() {
+            reply.set_len(0);
+        } else {
+            // SAFETY: the plugin replaced the buffer with its own: `len` readable bytes at
+            // `ptr`, valid until we hand it back with `free_buf`, right after this copy.
+            reply.copy_from(unsafe { std::slice::from_raw_parts(out.ptr, out.len) });
+            // SAFETY: the buffer came from this plugin's `call` and is freed exactly once.
+            unsafe { (self.free_buf)(self.ctx, out) };
         }
-        let message = || String::from_utf8_lossy(&bytes).into_owned();
         match status {
-            STATUS_OK => Ok(bytes),
-            STATUS_PANIC => Err(CallError::Panic {
-                plugin: self.name.clone(),
-                func: format!("{instance}#{func}"),
-                message: message(),
-            }),
-            _ => Err(CallError::Plugin {
-                plugin: self.name.clone(),
-                func: format!("{instance}#{func}"),
-                message: message(),
-            }),
+            STATUS_OK => Ok(()),
+            STATUS_PANIC => Err(Failure::Panic(reply.lossy())),
+            _ => Err(Failure::Error(reply.lossy())),
         }
     }
 }
@@ -163,5 +212,9 @@ impl Transport for DylibPlugin {
     fn call<'a>(&'a self, instance: &'a str, func: &'a str, params: Bytes) -> CallFuture<'a> {
         let result = self.call_sync(instance, func, &params);
         Box::pin(std::future::ready(result))
+    }
+
+    fn in_process(self: Arc<Self>) -> Option<Arc<dyn InProcess>> {
+        Some(self)
     }
 }

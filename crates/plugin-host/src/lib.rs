@@ -1,8 +1,10 @@
 //! The host side of plugins: providers whose interfaces arrive at run time.
 //!
-//! - [`PluginProvider`] links a WIT interface function by function with dynamic values
-//!   (`func_new_async`), encodes the arguments in the plugin wire encoding
-//!   ([`manifold_plugin_api::wire`]) and hands them to a [`Transport`];
+//! - [`PluginProvider`] links a WIT interface function by function — with a typed trampoline
+//!   when the signature is made of scalars, strings and byte lists (`typed.rs`), otherwise
+//!   with dynamic values (`link.rs`) — encodes the arguments in the plugin wire encoding
+//!   ([`manifold_plugin_api::wire`]) and hands them to a [`Transport`], synchronously and by
+//!   index when it is [`InProcess`];
 //! - [`dylib`]: a dynamic library loaded in-process (the C ABI of `manifold-plugin-api`);
 //! - [`rpc`]: a program spoken to over wRPC on a Unix socket or TCP, started, watched and
 //!   restarted by the host, or already running at an address.
@@ -12,13 +14,15 @@
 mod codec;
 pub mod dylib;
 mod handles;
+mod link;
 pub mod nats;
 mod provider;
 pub mod rpc;
 mod transport;
+mod typed;
 
 pub use provider::{PluginProvider, interfaces_of};
-pub use transport::{CallError, CallFuture, Transport};
+pub use transport::{CallError, CallFuture, Failure, InProcess, ReplyBuf, Transport};
 
 /// Reads a WIT file or directory.
 pub fn load_wit(path: &std::path::Path) -> anyhow::Result<wit_parser::Resolve> {

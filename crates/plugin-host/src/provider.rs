@@ -1,21 +1,23 @@
 //! [`PluginProvider`]: a provider whose interfaces are known only at run time, from a WIT
-//! document. Each function is linked with `func_new_async` over dynamic values; each resource
-//! as a host resource of a dynamic type whose handles map to the plugin's own.
+//! document. A function whose signature is made of "fast" types is linked with a typed
+//! trampoline (`typed.rs`), every other one with dynamic values (`link.rs`); each resource as
+//! a host resource of a dynamic type whose handles map to the plugin's own. An in-process
+//! plugin is called synchronously by index, resolved here once per function.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context as _, bail};
-use bytes::Bytes;
-use manifold_plugin_api::wire::{Reader, put};
 use manifold_plugin_api::{drop_func_name, rpc_func_name};
 use manifold_provider::{InterfaceName, Linker, Provider, ProviderKind};
 use wasmtime::component::ResourceType;
 use wit_parser::{Resolve, TypeDefKind, TypeOwner};
 
-use crate::codec::{Decoder, Encoder, handles};
 use crate::handles::{HandleOwner, ResourceInfo};
-use crate::transport::Transport;
+use crate::link::{Route, Target, link_dynamic, link_resource};
+use crate::transport::{InProcess, Transport};
+use crate::typed::{FastSignature, link_typed};
 
 /// Dynamic resource type ids, unique in the process so no two plugin resources share a type.
 static NEXT_RESOURCE_ID: AtomicU32 = AtomicU32::new(1);
@@ -27,11 +29,18 @@ pub struct PluginProvider {
     interfaces: Vec<InterfaceName>,
     wit: Arc<Resolve>,
     transport: Arc<dyn Transport>,
+    /// For an in-process plugin: itself, and the index of each function it serves by
+    /// (interface, wRPC name), resolved when the provider is built.
+    in_process: Option<(Arc<dyn InProcess>, Indices)>,
 }
+
+/// An in-process plugin's function indices by (interface, wRPC name).
+type Indices = HashMap<(String, String), u64>;
 
 impl PluginProvider {
     /// `interfaces`: what to serve, each of which must be in `wit`; empty means every
-    /// interface of the WIT's packages.
+    /// interface of the WIT's packages. An in-process plugin must resolve every function of
+    /// them (its `[drop]R` functions are optional).
     pub fn new(
         name: &str,
         kind: ProviderKind,
@@ -60,14 +69,74 @@ impl PluginProvider {
         if interfaces.is_empty() {
             bail!("plugin `{name}`: its WIT defines no interface to serve");
         }
+        let in_process = match transport.clone().in_process() {
+            Some(plugin) => {
+                let indices = resolve_indices(name, &wit, &interfaces, &*plugin)?;
+                Some((plugin, indices))
+            }
+            None => None,
+        };
         Ok(PluginProvider {
             name: name.into(),
             kind,
             interfaces,
             wit: Arc::new(wit),
             transport,
+            in_process,
         })
     }
+
+    /// How calls of `func` (wRPC name) of `instance` travel; `None` for an in-process
+    /// plugin that does not have it.
+    fn route(&self, instance: &str, func: &str) -> Option<Route> {
+        match &self.in_process {
+            None => Some(Route::Remote),
+            Some((plugin, indices)) => {
+                indices
+                    .get(&(instance.to_owned(), func.to_owned()))
+                    .map(|&index| Route::InProcess {
+                        plugin: plugin.clone(),
+                        index,
+                    })
+            }
+        }
+    }
+}
+
+/// Looks up, in an in-process plugin, every function of `interfaces` and every resource's
+/// `[drop]R`; a function the WIT declares and the plugin does not resolve is an error.
+fn resolve_indices(
+    plugin_name: &str,
+    wit: &Resolve,
+    interfaces: &[InterfaceName],
+    plugin: &dyn InProcess,
+) -> anyhow::Result<Indices> {
+    let mut indices = HashMap::new();
+    for name in interfaces {
+        let id = find_interface(wit, name)
+            .with_context(|| format!("{name} is not in plugin `{plugin_name}`'s WIT"))?;
+        let iface = &wit.interfaces[id];
+        let instance = name.to_string();
+        for fname in iface.functions.keys() {
+            let rpc_name = rpc_func_name(fname);
+            let index = plugin.lookup(&instance, rpc_name).with_context(|| {
+                format!(
+                    "plugin `{plugin_name}` does not provide {instance}#{rpc_name}, which its \
+                     WIT declares (`{fname}`): its lookup found no such function"
+                )
+            })?;
+            indices.insert((instance.clone(), rpc_name.to_owned()), index);
+        }
+        for (rname, &tid) in &iface.types {
+            if matches!(wit.types[tid].kind, TypeDefKind::Resource) {
+                let drop_name = drop_func_name(rname);
+                if let Some(index) = plugin.lookup(&instance, &drop_name) {
+                    indices.insert((instance.clone(), drop_name), index);
+                }
+            }
+        }
+    }
+    Ok(indices)
 }
 
 /// Every interface with a name in `resolve`'s packages, as `ns:pkg/iface@version`.
@@ -152,94 +221,38 @@ impl Provider for PluginProvider {
                 transport: self.transport.clone(),
                 resources,
             });
+            let target = |rpc_name: &str, route: Route| {
+                Arc::new(Target {
+                    owner: owner.clone(),
+                    instance: instance_name.clone(),
+                    rpc_name: rpc_name.into(),
+                    label: format!("{instance_name}#{rpc_name}"),
+                    route,
+                })
+            };
 
             let mut inst = linker
                 .instance(&instance_name)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("cannot link {instance_name}"))?;
             for info in &owner.resources {
-                let owner = owner.clone();
-                let instance_name = instance_name.clone();
-                let drop_name: Arc<str> = drop_func_name(&info.name).into();
-                inst.resource_async(&info.name, info.ty, move |mut store, rep| {
-                    let owner = owner.clone();
-                    let instance_name = instance_name.clone();
-                    let drop_name = drop_name.clone();
-                    Box::new(async move {
-                        let Some((handle, generation)) = handles(&mut store).remove_dropped(rep)
-                        else {
-                            return Ok(());
-                        };
-                        if generation != owner.transport.generation() {
-                            return Ok(()); // the plugin restarted: nothing left to drop
-                        }
-                        let mut params = Vec::with_capacity(handle.len() + 2);
-                        put::bytes(&mut params, &handle);
-                        if let Err(e) = owner
-                            .transport
-                            .call(&instance_name, &drop_name, params.into())
-                            .await
-                        {
-                            tracing::warn!(plugin = %owner.plugin, "dropping a handle: {e}");
-                        }
-                        Ok(())
-                    })
-                })?;
+                let drop_name = drop_func_name(&info.name);
+                let drop = self
+                    .route(&instance_name, &drop_name)
+                    .map(|route| target(&drop_name, route));
+                link_resource(&mut inst, &info.name, info.ty, drop)?;
             }
-            for (fname, _) in &iface.functions {
-                let owner = owner.clone();
-                let instance_name = instance_name.clone();
-                let rpc_name: Arc<str> = rpc_func_name(fname).into();
-                inst.func_new_async(fname, move |mut store, ty, params, results| {
-                    let owner = owner.clone();
-                    let instance_name = instance_name.clone();
-                    let rpc_name = rpc_name.clone();
-                    Box::new(async move {
-                        let result: anyhow::Result<()> = async {
-                        let mut encoder = Encoder {
-                            store: &mut store,
-                            owner: &owner,
-                            out: Vec::new(),
-                        };
-                        for ((_, t), v) in ty.params().zip(params) {
-                            encoder.value(v, &t)?;
-                        }
-                        let params = Bytes::from(encoder.out);
-                        let reply = owner
-                            .transport
-                            .call(&instance_name, &rpc_name, params)
-                            .await?;
-                        if reply.is_empty() && ty.results().len() > 0 {
-                            // wRPC has no error frame: a plugin that fails a call closes
-                            // the connection without results.
-                            bail!(
-                                "plugin `{}` closed the connection without answering {instance_name}#{rpc_name} (its log may say why)",
-                                owner.plugin
-                            );
-                        }
-                        let mut decoder = Decoder {
-                            store: &mut store,
-                            owner: &owner,
-                            reader: Reader::new(&reply),
-                        };
-                        let decoded: anyhow::Result<()> = (|| {
-                            for (slot, t) in results.iter_mut().zip(ty.results()) {
-                                *slot = decoder.value(&t, 0)?;
-                            }
-                            decoder.reader.finish()?;
-                            Ok(())
-                        })();
-                        decoded.with_context(|| {
-                            format!(
-                                "plugin `{}` answered {instance_name}#{rpc_name} with a malformed value",
-                                owner.plugin
-                            )
-                        })
-                        }
-                        .await;
-                        result.map_err(wasmtime::Error::from_anyhow)
-                    })
+            for (fname, func) in &iface.functions {
+                let rpc_name = rpc_func_name(fname);
+                let route = self.route(&instance_name, rpc_name).with_context(|| {
+                    format!("plugin `{}` has no {instance_name}#{rpc_name}", self.name)
                 })?;
+                let in_process = matches!(route, Route::InProcess { .. });
+                let target = target(rpc_name, route);
+                match FastSignature::of(&self.wit, func).filter(|s| s.trampoline(in_process)) {
+                    Some(signature) => link_typed(&mut inst, fname, &signature, target)?,
+                    None => link_dynamic(&mut inst, fname, target)?,
+                }
             }
         }
         Ok(())

@@ -51,7 +51,7 @@ pub use manifold_plugin_api::wire::{Reader, WireError, put};
 ///     }
 /// }
 ///
-/// // In a plugin: `export_plugin!(ThroughValues<Exports<Billing>>);`. Here, a call as the
+/// // In a plugin: `export_plugin!(Exports<Billing>);`. Here, a call as the
 /// // host makes it: `charge(5)`, parameters and results in the wire encoding.
 /// fn main() {
 ///     let plugin = Exports::<Billing>::default();

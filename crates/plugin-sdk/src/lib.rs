@@ -29,20 +29,23 @@
 //! Most plugins want typed bindings instead: [`generate!`] turns the WIT into Rust types and
 //! traits, and its `Exports<T>` is a [`Dispatch`] that decodes and encodes straight between
 //! those types and the wire ([`bindings`]).
+//!
+//! Underneath, `export_plugin!` exports any [`Dispatch`]: calls by index with encoded
+//! parameters and results, the contract typed bindings generated from WIT implement. A
+//! [`Plugin`] is exported through [`ValuePlugin`], which implements `Dispatch` over a table of
+//! the WIT's functions built at load.
 
 pub mod bindings;
 mod dispatch;
+mod export;
 mod through_values;
 mod value;
 
-use std::collections::HashMap;
-use std::ffi::c_void;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 pub use bindings::generate;
 pub use dispatch::Dispatch;
+#[doc(hidden)]
+pub use export::{Probe, ViaDispatch, ViaPlugin, entry};
 pub use manifold_plugin_api as api;
-use manifold_plugin_api::abi::{ABI_VERSION, Buf, PluginV1, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 use manifold_plugin_api::wire::Reader;
 pub use through_values::ThroughValues;
 pub use value::{Shape, Signature, Value, ValueError, decode, encode, signatures};
@@ -127,171 +130,103 @@ pub trait Plugin: Default + Send + Sync + 'static {
     fn call(&self, call: Call<'_>) -> Result<Vec<Value>, String>;
 }
 
-/// What the exported table points to.
-struct Exported<P> {
+/// A [`Plugin`] as a [`Dispatch`]: the WIT's functions (and each resource's `[drop]R`) in a
+/// table built once, so a call finds its signature and names by index, with no lookup and no
+/// `String` per call. `export_plugin!` uses it for any type that is a `Plugin` and not itself a
+/// `Dispatch`.
+pub struct ValuePlugin<P> {
     plugin: P,
-    /// By interface, then function: looked up with the call's `&str`s, no allocation.
-    signatures: HashMap<String, HashMap<String, Signature>>,
+    functions: Vec<Function>,
+    /// Why the table is empty, if the WIT could not be read (every lookup then fails, and the
+    /// host names the function it could not find).
+    error: Option<String>,
 }
 
-/// Builds the table for [`export_plugin!`]; not for direct use.
-#[doc(hidden)]
-pub fn entry<P: Plugin>(host_abi_version: u32) -> *const PluginV1 {
-    if host_abi_version != ABI_VERSION {
-        return std::ptr::null();
-    }
-    let Ok(signatures) = signatures(P::WIT) else {
-        return std::ptr::null();
-    };
-    let exported: &'static Exported<P> = Box::leak(Box::new(Exported {
-        plugin: P::default(),
-        signatures: group(signatures),
-    }));
-    let table: &'static PluginV1 = Box::leak(Box::new(PluginV1 {
-        abi_version: ABI_VERSION,
-        wit: P::WIT.as_ptr().cast(),
-        wit_len: P::WIT.len(),
-        ctx: (exported as *const Exported<P>).cast_mut().cast::<c_void>(),
-        call: call::<P>,
-        free_buf,
-    }));
-    table
+struct Function {
+    interface: String,
+    func: String,
+    signature: Signature,
 }
 
-fn group(
-    flat: HashMap<(String, String), Signature>,
-) -> HashMap<String, HashMap<String, Signature>> {
-    let mut out: HashMap<String, HashMap<String, Signature>> = HashMap::new();
-    for ((instance, func), signature) in flat {
-        out.entry(instance).or_default().insert(func, signature);
-    }
-    out
-}
-
-/// Exports `$plugin` (a [`Plugin`]) as this library's `manifold_plugin_entry`.
-#[macro_export]
-macro_rules! export_plugin {
-    ($plugin:ty) => {
-        /// The Manifold plugin entry point (ABI v1).
-        #[unsafe(no_mangle)]
-        pub extern "C" fn manifold_plugin_entry(
-            host_abi_version: u32,
-        ) -> *const $crate::api::abi::PluginV1 {
-            $crate::entry::<$plugin>(host_abi_version)
+impl<P: Plugin> Default for ValuePlugin<P> {
+    fn default() -> Self {
+        let (functions, error) = match signatures(P::WIT) {
+            Ok(all) => {
+                let mut functions: Vec<Function> = all
+                    .into_iter()
+                    .map(|((interface, func), signature)| Function {
+                        interface,
+                        func,
+                        signature,
+                    })
+                    .collect();
+                functions.sort_by(|a, b| (&a.interface, &a.func).cmp(&(&b.interface, &b.func)));
+                (functions, None)
+            }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        ValuePlugin {
+            plugin: P::default(),
+            functions,
+            error,
         }
-    };
-}
-
-fn into_buf(bytes: Vec<u8>) -> Buf {
-    let mut bytes = std::mem::ManuallyDrop::new(bytes);
-    Buf {
-        ptr: bytes.as_mut_ptr(),
-        len: bytes.len(),
-        cap: bytes.capacity(),
     }
 }
 
-unsafe extern "C" fn free_buf(_ctx: *mut c_void, buf: Buf) {
-    if !buf.ptr.is_null() {
-        // SAFETY: every non-null `Buf` we hand out comes from `into_buf`, i.e. from a
-        // `Vec<u8>` with exactly this pointer, length and capacity, and the host returns
-        // each buffer once.
-        drop(unsafe { Vec::from_raw_parts(buf.ptr, buf.len, buf.cap) });
+impl<P: Plugin> ValuePlugin<P> {
+    /// The plugin itself.
+    pub fn plugin(&self) -> &P {
+        &self.plugin
+    }
+
+    /// Why the plugin's WIT could not be read, if it could not.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C" fn call<P: Plugin>(
-    ctx: *mut c_void,
-    instance: *const u8,
-    instance_len: usize,
-    func: *const u8,
-    func_len: usize,
-    params: *const u8,
-    params_len: usize,
-    out: *mut Buf,
-) -> i32 {
-    // SAFETY: the host passes back the `ctx` of the table `entry::<P>` built, which points to
-    // a leaked (never freed) `Exported<P>`; and byte ranges valid for the call (the ABI).
-    let (exported, instance, func, params) = unsafe {
-        (
-            &*ctx.cast::<Exported<P>>(),
-            slice(instance, instance_len),
-            slice(func, func_len),
-            slice(params, params_len),
-        )
-    };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        dispatch(exported, instance, func, params)
-    }));
-    let (status, bytes) = match outcome {
-        Ok(Ok(bytes)) => (STATUS_OK, bytes),
-        Ok(Err(message)) => (STATUS_ERROR, message.into_bytes()),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            (STATUS_PANIC, message.into_bytes())
+impl<P: Plugin> Dispatch for ValuePlugin<P> {
+    const WIT: &'static str = P::WIT;
+
+    fn lookup(&self, interface: &str, func: &str) -> Option<u32> {
+        let index = self
+            .functions
+            .iter()
+            .position(|f| f.interface == interface && f.func == func)?;
+        u32::try_from(index).ok()
+    }
+
+    fn call(&self, index: u32, params: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        let function = self
+            .functions
+            .get(index as usize)
+            .ok_or_else(|| format!("this plugin has no function {index}"))?;
+        let (func, signature) = (function.func.as_str(), &function.signature);
+        let mut reader = Reader::new(params);
+        let params = signature
+            .params
+            .iter()
+            .map(|shape| decode(shape, &mut reader))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{func}: bad parameters: {e}"))?;
+        reader
+            .finish()
+            .map_err(|e| format!("{func}: bad parameters: {e}"))?;
+        let results = self.plugin.call(Call {
+            interface: &function.interface,
+            func,
+            params,
+        })?;
+        if results.len() != signature.results.len() {
+            return Err(format!(
+                "{func} returned {} values; its WIT says {}",
+                results.len(),
+                signature.results.len()
+            ));
         }
-    };
-    if !out.is_null() {
-        // SAFETY: `out` is the host's valid, writable `Buf` (the ABI).
-        unsafe { out.write(into_buf(bytes)) };
+        for (value, shape) in results.iter().zip(&signature.results) {
+            encode(value, shape, out).map_err(|e| format!("{func}: bad result: {e}"))?;
+        }
+        Ok(())
     }
-    status
-}
-
-/// # Safety
-/// `ptr` must be valid for `len` bytes (or `len` zero).
-unsafe fn slice<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
-        &[]
-    } else {
-        // SAFETY: the caller promises `ptr` is valid for `len` bytes.
-        unsafe { std::slice::from_raw_parts(ptr, len) }
-    }
-}
-
-fn dispatch<P: Plugin>(
-    exported: &Exported<P>,
-    instance: &[u8],
-    func: &[u8],
-    params: &[u8],
-) -> Result<Vec<u8>, String> {
-    let instance = std::str::from_utf8(instance).map_err(|_| "instance is not UTF-8")?;
-    let func = std::str::from_utf8(func).map_err(|_| "function name is not UTF-8")?;
-    let signature = exported
-        .signatures
-        .get(instance)
-        .and_then(|functions| functions.get(func))
-        .ok_or_else(|| format!("this plugin has no function {instance}#{func}"))?;
-    let mut reader = Reader::new(params);
-    let params = signature
-        .params
-        .iter()
-        .map(|shape| decode(shape, &mut reader))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{func}: bad parameters: {e}"))?;
-    reader
-        .finish()
-        .map_err(|e| format!("{func}: bad parameters: {e}"))?;
-    let results = exported.plugin.call(Call {
-        interface: instance,
-        func,
-        params,
-    })?;
-    if results.len() != signature.results.len() {
-        return Err(format!(
-            "{func} returned {} values; its WIT says {}",
-            results.len(),
-            signature.results.len()
-        ));
-    }
-    let mut out = Vec::new();
-    for (value, shape) in results.iter().zip(&signature.results) {
-        encode(value, shape, &mut out).map_err(|e| format!("{func}: bad result: {e}"))?;
-    }
-    Ok(out)
 }

@@ -1,7 +1,7 @@
-//! [`ThroughValues`]: serves a [`Dispatch`] (e.g. bindings from [`generate!`](crate::generate))
-//! through the value-based [`Plugin`] export, until `export_plugin!` exports a `Dispatch`
-//! directly. Each call is decoded to [`Value`]s and encoded again on the way in and out, so
-//! it costs more than a direct export; its behaviour is the same.
+//! [`ThroughValues`]: a [`Dispatch`] (e.g. bindings from [`generate!`](crate::generate)) seen
+//! as a value-based [`Plugin`], to drive it with [`Value`]s in tests. Each call is decoded to
+//! `Value`s and encoded again on the way in and out; export the `Dispatch` itself
+//! (`export_plugin!(Exports<T>)`) in a plugin.
 
 use std::collections::HashMap;
 

@@ -159,7 +159,7 @@ static int32_t counter_new(mw_reader *in, manifold_buf *out) {
     uint32_t generation = s->generation;
     pthread_mutex_unlock(&counters.lock);
 
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     write_handle(&w, index, generation);
     return mw_reply(&w, out);
 }
@@ -175,7 +175,7 @@ static int32_t counter_add(mw_reader *in, manifold_buf *out) {
     if (s != NULL) value = s->value += n; /* unsigned: wraps */
     pthread_mutex_unlock(&counters.lock);
     if (s == NULL) return bad_handle(out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_u64(&w, value);
     return mw_reply(&w, out);
 }
@@ -189,7 +189,7 @@ static int32_t counter_value(mw_reader *in, manifold_buf *out) {
     uint64_t value = s != NULL ? s->value : 0;
     pthread_mutex_unlock(&counters.lock);
     if (s == NULL) return bad_handle(out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_u64(&w, value);
     return mw_reply(&w, out);
 }
@@ -209,8 +209,7 @@ static int32_t counter_drop(mw_reader *in, manifold_buf *out) {
     }
     pthread_mutex_unlock(&counters.lock);
     if (s == NULL) return bad_handle(out);
-    out->ptr = NULL; /* no results */
-    out->len = out->cap = 0;
+    out->len = 0; /* no results */
     return MANIFOLD_STATUS_OK;
 }
 
@@ -224,7 +223,7 @@ static int32_t total(mw_reader *in, manifold_buf *out) {
     uint64_t sum = sa != NULL && sb != NULL ? sa->value + sb->value : 0;
     pthread_mutex_unlock(&counters.lock);
     if (sa == NULL || sb == NULL) return bad_handle(out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_u64(&w, sum);
     return mw_reply(&w, out);
 }
@@ -235,7 +234,7 @@ static int32_t live_counters(mw_reader *in, manifold_buf *out) {
     pthread_mutex_lock(&counters.lock);
     uint32_t live = counters.live;
     pthread_mutex_unlock(&counters.lock);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_u32(&w, live);
     return mw_reply(&w, out);
 }
@@ -264,7 +263,7 @@ static int32_t bump(mw_reader *in, manifold_buf *out) {
                               "undefined)",
                               (unsigned)l);
     }
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     /* Signed wrapping without overflow: add in the unsigned type, convert back (clang and gcc
      * define the conversion as two's complement). */
     mw_write_u8(&w, (uint8_t)(a + 1u));
@@ -287,7 +286,7 @@ static int32_t shout(mw_reader *in, manifold_buf *out) {
     size_t len;
     const char *s = mw_read_string(in, &len);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_len(&w, len);
     uint8_t *dst = len ? mw_extend(&w, len) : NULL;
     for (size_t i = 0; dst != NULL && i < len; i++) {
@@ -302,7 +301,7 @@ static int32_t reverse(mw_reader *in, manifold_buf *out) {
     size_t len;
     const uint8_t *b = mw_read_bytes(in, &len);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_len(&w, len);
     uint8_t *dst = len ? mw_extend(&w, len) : NULL;
     for (size_t i = 0; dst != NULL && i < len; i++) dst[i] = b[len - 1 - i];
@@ -334,7 +333,7 @@ static int32_t sort(mw_reader *in, manifold_buf *out) {
         return mw_reply_bad_params(in, out);
     }
     if (n > 1) qsort(words, n, sizeof(str), compare_str);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_len(&w, n);
     for (size_t i = 0; i < n; i++) mw_write_string(&w, words[i].ptr, words[i].len);
     free(words);
@@ -369,7 +368,7 @@ static int32_t add_points(mw_reader *in, manifold_buf *out) {
     point a = read_point(in);
     point b = read_point(in);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_s32(&w, wrapping_add_s32(a.x, b.x));
     mw_write_s32(&w, wrapping_add_s32(a.y, b.y));
     mw_write_len(&w, a.label.len + 1 + b.label.len);
@@ -399,7 +398,7 @@ static int32_t scale(mw_reader *in, manifold_buf *out) {
     if (which == SHAPE_RECT) p = read_point(in);
     double k = mw_read_f64(in);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_case(&w, which);
     if (which == SHAPE_CIRCLE) mw_write_f64(&w, radius * k);
     if (which == SHAPE_RECT) {
@@ -413,7 +412,7 @@ static int32_t scale(mw_reader *in, manifold_buf *out) {
 static int32_t next_color(mw_reader *in, manifold_buf *out) {
     uint32_t c = mw_read_case(in, 3);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_case(&w, (c + 1) % 3);
     return mw_reply(&w, out);
 }
@@ -422,7 +421,7 @@ static int32_t next_color(mw_reader *in, manifold_buf *out) {
 static int32_t toggle(mw_reader *in, manifold_buf *out) {
     uint64_t perms = mw_read_flags(in, 3);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_flags(&w, 3, ~perms & 0x7);
     return mw_reply(&w, out);
 }
@@ -433,7 +432,7 @@ static int32_t swap(mw_reader *in, manifold_buf *out) {
     size_t len;
     const char *text = mw_read_string(in, &len);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_string(&w, text, len);
     mw_write_u32(&w, number);
     return mw_reply(&w, out);
@@ -448,7 +447,7 @@ static int32_t first_word(mw_reader *in, manifold_buf *out) {
     while (start < len && s[start] == ' ') start++;
     size_t end = start;
     while (end < len && s[end] != ' ') end++;
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_option(&w, end > start);
     /* Splitting at an ASCII space keeps both sides UTF-8. */
     if (end > start) mw_write_string(&w, s + start, end - start);
@@ -460,7 +459,7 @@ static int32_t checked_div(mw_reader *in, manifold_buf *out) {
     int64_t a = mw_read_s64(in);
     int64_t b = mw_read_s64(in);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     if (b == 0) {
         static const char message[] = "division by zero";
         mw_write_result(&w, true);
@@ -479,7 +478,7 @@ static int32_t checked_div(mw_reader *in, manifold_buf *out) {
 static int32_t inc(mw_reader *in, manifold_buf *out) {
     uint64_t x = mw_read_u64(in);
     if (!mw_read_end(in)) return mw_reply_bad_params(in, out);
-    mw_writer w = MW_WRITER_INIT;
+    mw_writer w = mw_writer_for(out);
     mw_write_u64(&w, x + 1);
     return mw_reply(&w, out);
 }
@@ -518,29 +517,34 @@ static bool equals(const uint8_t *s, size_t len, const char *z) {
     return len == n && (n == 0 || memcmp(s, z, n) == 0);
 }
 
-static int32_t call(void *ctx, const uint8_t *instance, size_t instance_len,
-                    const uint8_t *func, size_t func_len, const uint8_t *params,
-                    size_t params_len, manifold_buf *out) {
-    (void)ctx; /* the state is the one static counter table */
-    if (out == NULL) return MANIFOLD_STATUS_ERROR;
-    if (instance == NULL) instance = (const uint8_t *)"", instance_len = 0;
-    if (func == NULL) func = (const uint8_t *)"", func_len = 0;
-    if (!equals(instance, instance_len, INTERFACE)) {
-        return mw_reply_error(out, "this plugin serves " INTERFACE ", not `%.*s`",
-                              (int)(instance_len > 200 ? 200 : instance_len),
-                              (const char *)instance);
+#define FUNCTION_COUNT (sizeof functions / sizeof functions[0])
+
+/* Once per function, when the host loads the plugin: the index into `functions`. */
+static int64_t lookup_function(void *ctx, const uint8_t *instance, size_t instance_len,
+                               const uint8_t *func, size_t func_len) {
+    (void)ctx;
+    if (instance == NULL || func == NULL || !equals(instance, instance_len, INTERFACE)) {
+        return MANIFOLD_NO_FUNCTION;
     }
-    for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
-        if (equals(func, func_len, functions[i].name)) {
-            mw_reader in = mw_reader_new(params, params_len);
-            return functions[i].fn(&in, out);
-        }
+    for (size_t i = 0; i < FUNCTION_COUNT; i++) {
+        if (equals(func, func_len, functions[i].name)) return (int64_t)i;
     }
-    return mw_reply_error(out, INTERFACE " has no function `%.*s`",
-                          (int)(func_len > 200 ? 200 : func_len), (const char *)func);
+    return MANIFOLD_NO_FUNCTION;
 }
 
-static manifold_plugin_v1 table;
+static int32_t call(void *ctx, uint64_t index, const uint8_t *params, size_t params_len,
+                    manifold_buf *out) {
+    (void)ctx; /* the state is the one static counter table */
+    if (out == NULL) return MANIFOLD_STATUS_ERROR;
+    if (index >= FUNCTION_COUNT) {
+        return mw_reply_error(out, INTERFACE " has no function number %llu",
+                              (unsigned long long)index);
+    }
+    mw_reader in = mw_reader_new(params, params_len);
+    return functions[index].fn(&in, out);
+}
+
+static manifold_plugin_v2 table;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void init_table(void) {
@@ -548,11 +552,12 @@ static void init_table(void) {
     table.wit = conformance_wit_start;
     table.wit_len = (size_t)(conformance_wit_end - conformance_wit_start);
     table.ctx = NULL;
+    table.lookup = lookup_function;
     table.call = call;
     table.free_buf = mw_free_buf;
 }
 
-__attribute__((visibility("default"))) const manifold_plugin_v1 *
+__attribute__((visibility("default"))) const manifold_plugin_v2 *
 manifold_plugin_entry(uint32_t host_abi_version) {
     if (host_abi_version != MANIFOLD_PLUGIN_ABI_VERSION) return NULL; /* refuse the host */
     pthread_once(&table_once, init_table);

@@ -27,9 +27,14 @@
  *     uint64_t x = mw_read_u64(&in);
  *     if (!mw_read_end(&in)) return mw_reply_bad_params(&in, out);
  *
- * Writing: an mw_writer grows a malloc'd buffer; mw_reply hands it to the host as the call's
- * `out` (or turns an allocation failure into an error reply). Use mw_free_buf as the table's
- * free_buf. Errors go back as text with mw_reply_error.
+ * Writing: mw_writer_for(out) writes into the buffer the host lends for the results and moves
+ * to a malloc'd one only when they outgrow it; mw_reply hands the result to the host as the
+ * call's `out` (or turns an allocation failure into an error reply). Use mw_free_buf as the
+ * table's free_buf. Errors go back as text with mw_reply_error, in place when they fit:
+ *
+ *     mw_writer w = mw_writer_for(out);
+ *     mw_write_u64(&w, x + 1);
+ *     return mw_reply(&w, out);
  *
  * Nothing here keeps global state: readers and writers are per call, so a plugin built on
  * them is as thread-safe as its own state.
@@ -344,13 +349,25 @@ static inline bool mw_read_end(mw_reader *r) {
 /* Writing                                                                                   */
 
 typedef struct mw_writer {
-    uint8_t *ptr; /* malloc'd */
+    uint8_t *ptr;
     size_t len;
     size_t cap;
     const char *error; /* the first error (out of memory, a value that cannot be encoded) */
+    bool owned;        /* ptr is ours (malloc'd), not the host's buffer */
 } mw_writer;
 
-#define MW_WRITER_INIT {NULL, 0, 0, NULL}
+/* A writer with a malloc'd buffer of its own (grown on the first write). */
+#define MW_WRITER_INIT {NULL, 0, 0, NULL, true}
+
+/*
+ * A writer that starts in the host's buffer `out` (call's output): results that fit are
+ * written in place, with no allocation; past its room the writer moves to a malloc'd buffer
+ * of its own. Reply with mw_reply(&w, out).
+ */
+static inline mw_writer mw_writer_for(const manifold_buf *out) {
+    mw_writer w = {out->ptr, 0, out->ptr != NULL ? out->cap : 0, NULL, out->ptr == NULL};
+    return w;
+}
 
 static inline void mw_writer_fail(mw_writer *w, const char *what) {
     if (w->error == NULL) w->error = what;
@@ -367,13 +384,21 @@ static inline uint8_t *mw_extend(mw_writer *w, size_t n) {
         size_t cap = w->cap * 2;
         if (cap < w->len + n) cap = w->len + n;
         if (cap < 64) cap = 64;
-        uint8_t *p = (uint8_t *)realloc(w->ptr, cap);
+        uint8_t *p;
+        if (w->owned) {
+            p = (uint8_t *)realloc(w->ptr, cap);
+        } else {
+            /* Leaving the host's buffer: it stays the host's, we copy what we wrote. */
+            p = (uint8_t *)malloc(cap);
+            if (p != NULL && w->len != 0) memcpy(p, w->ptr, w->len);
+        }
         if (p == NULL) {
             mw_writer_fail(w, "out of memory");
             return NULL;
         }
         w->ptr = p;
         w->cap = cap;
+        w->owned = true;
     }
     uint8_t *at = w->ptr + w->len;
     w->len += n;
@@ -509,32 +534,41 @@ static inline void mw_write_flags(mw_writer *w, unsigned count, uint64_t bits) {
 /* ---------------------------------------------------------------------------------------- */
 /* Replies                                                                                   */
 
-/* The table's free_buf: every buffer these helpers hand out comes from malloc. */
+/* The table's free_buf: every buffer these helpers hand the host comes from malloc (the
+ * host never passes its own buffer back). */
 static inline void mw_free_buf(void *ctx, manifold_buf buf) {
     (void)ctx;
     free(buf.ptr);
 }
 
-/* Fails the call with a message (printf-style); returns MANIFOLD_STATUS_ERROR. */
+/* Fails the call with a message (printf-style); returns MANIFOLD_STATUS_ERROR. The message
+ * goes into the host's buffer when it fits. */
 __attribute__((format(printf, 2, 3))) static inline int32_t mw_reply_error(manifold_buf *out,
                                                                           const char *fmt,
                                                                           ...) {
-    out->ptr = NULL;
-    out->len = out->cap = 0;
+    out->len = 0;
     va_list args;
     va_start(args, fmt);
     int n = vsnprintf(NULL, 0, fmt, args);
     va_end(args);
     if (n < 0) return MANIFOLD_STATUS_ERROR;
+    size_t need = (size_t)n + 1; /* vsnprintf writes a NUL */
+    if (out->ptr != NULL && need <= out->cap) {
+        va_start(args, fmt);
+        vsnprintf((char *)out->ptr, need, fmt, args);
+        va_end(args);
+        out->len = (size_t)n;
+        return MANIFOLD_STATUS_ERROR;
+    }
     /* Without memory for the message, the host still sees the failure, with no text. */
-    uint8_t *msg = (uint8_t *)malloc((size_t)n + 1);
+    uint8_t *msg = (uint8_t *)malloc(need);
     if (msg == NULL) return MANIFOLD_STATUS_ERROR;
     va_start(args, fmt);
-    vsnprintf((char *)msg, (size_t)n + 1, fmt, args);
+    vsnprintf((char *)msg, need, fmt, args);
     va_end(args);
     out->ptr = msg;
     out->len = (size_t)n;
-    out->cap = (size_t)n + 1;
+    out->cap = need;
     return MANIFOLD_STATUS_ERROR;
 }
 
@@ -544,25 +578,27 @@ static inline int32_t mw_reply_bad_params(const mw_reader *in, manifold_buf *out
                           in->error ? in->error : "unknown error", in->error_at);
 }
 
-/* Hands the writer's bytes to the host as the call's results; the writer is emptied. */
+/* Drops a writer's bytes without replying (e.g. when the call fails after writing). */
+static inline void mw_writer_free(mw_writer *w) {
+    if (w->owned) free(w->ptr);
+    *w = (mw_writer)MW_WRITER_INIT;
+}
+
+/* Hands the writer's bytes to the host as the call's results; the writer is emptied. A
+ * writer from mw_writer_for(out) that stayed in the host's buffer only sets out->len. */
 static inline int32_t mw_reply(mw_writer *w, manifold_buf *out) {
     if (w->error != NULL) {
         const char *error = w->error;
-        free(w->ptr);
-        *w = (mw_writer)MW_WRITER_INIT;
+        mw_writer_free(w);
         return mw_reply_error(out, "cannot encode the results: %s", error);
     }
-    out->ptr = w->ptr;
+    if (w->owned) {
+        out->ptr = w->ptr;
+        out->cap = w->cap;
+    }
     out->len = w->len;
-    out->cap = w->cap;
     *w = (mw_writer)MW_WRITER_INIT;
     return MANIFOLD_STATUS_OK;
-}
-
-/* Drops a writer's bytes without replying (e.g. when the call fails after writing). */
-static inline void mw_writer_free(mw_writer *w) {
-    free(w->ptr);
-    *w = (mw_writer)MW_WRITER_INIT;
 }
 
 #endif /* MANIFOLD_WIRE_H */

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use manifold_plugin_sdk::{ThroughValues, export_plugin};
+use manifold_plugin_sdk::export_plugin;
 
 manifold_plugin_sdk::generate!("../../../crates/test-programs/wit/conformance.wit");
 
@@ -157,6 +157,4 @@ impl types::Interface for Conformance {
     }
 }
 
-// Until `export_plugin!` exports a `Dispatch` directly, `ThroughValues` serves one through
-// the value-based export.
-export_plugin!(ThroughValues<Exports<Conformance>>);
+export_plugin!(Exports<Conformance>);
