@@ -489,3 +489,37 @@ fn a_missing_plugin_program_is_an_error_at_load_naming_it() {
         assert!(start.elapsed() < Duration::from_secs(20));
     }
 }
+
+#[test]
+fn connections_the_plugin_closed_while_waiting_are_never_used_for_a_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plugin that hangs up on a connection that carries no call within 100 ms: the
+    // host's connections dialed ahead all go stale between calls spaced further apart.
+    let script = conformance_variant(
+        dir.path(),
+        "idle_close.py",
+        "import select\n_handle = c.server.handle\ndef handle(sock):\n    if not select.select([sock], [], [], 0.1)[0]:\n        sock.close()\n        return\n    _handle(sock)\nc.server.handle = handle",
+    );
+    let server = serve_with_plugin(
+        dir.path(),
+        &format!("command = [\"python3\", \"{script}\"]\ntimeout = \"10s\""),
+    );
+    wait_for_starts(&server, 1);
+    for i in 0..8u64 {
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            get(&server.url(&format!("/inc?x={i}"))),
+            (200, (i + 1).to_string()),
+            "call {i}; logs:\n{}",
+            server.logs()
+        );
+    }
+    // Back to back, the waiting connections are fresh and used.
+    for i in 0..50u64 {
+        assert_eq!(
+            get(&server.url(&format!("/inc?x={i}"))),
+            (200, (i + 1).to_string())
+        );
+    }
+    assert_eq!(wait_for_starts(&server, 1).len(), 1, "{}", server.logs());
+}

@@ -13,6 +13,7 @@ mod codec;
 pub mod dylib;
 mod handles;
 pub mod nats;
+mod pool;
 mod provider;
 pub mod rpc;
 mod transport;

@@ -1,6 +1,6 @@
 //! RPC plugins: a program spoken to over wRPC (framing from `wrpc-transport`; one connection
-//! per call, as wRPC's Unix and TCP transports specify) on a Unix socket or TCP, or over NATS
-//! on a subject prefix (`nats.rs`).
+//! per call, as wRPC's Unix and TCP transports specify, dialed ahead of the call by
+//! `pool.rs`) on a Unix socket or TCP, or over NATS on a subject prefix (`nats.rs`).
 //!
 //! With a `command`, the host starts the program itself: environment cleared (only the
 //! manifest's `env`, `MANIFOLD_PLUGIN_ADDRESS` and, over NATS, `MANIFOLD_PLUGIN_SUBJECT`),
@@ -21,9 +21,9 @@ use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
-use wrpc_transport::Invoke as _;
 
 use crate::nats::{NatsClient, NatsError};
+use crate::pool::{Connection, Dialer, Pool};
 use crate::transport::{CallError, CallFuture, Transport};
 
 /// Where calls go.
@@ -47,9 +47,9 @@ impl std::fmt::Display for Endpoint {
 
 /// The plugin process's state as calls see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Status {
-    generation: u64,
-    ready: bool,
+pub(crate) struct Status {
+    pub(crate) generation: u64,
+    pub(crate) ready: bool,
 }
 
 /// A plugin reached over wRPC.
@@ -64,6 +64,10 @@ pub struct RpcPlugin {
     restart: Option<(watch::Sender<u64>, Arc<watch::Sender<Status>>)>,
     /// The NATS connection, for an endpoint on NATS.
     nats: Option<NatsClient>,
+    /// Connections dialed ahead, for an endpoint on a Unix socket or TCP.
+    pool: Option<Arc<Pool>>,
+    /// Keeps `pool` topped up; stopped when the plugin is dropped.
+    _dialer: Option<SupervisorGuard>,
     /// Whether the host started the plugin (and so waits for it to subscribe over NATS).
     supervised: bool,
     /// Stops the supervisor (and so the process) when the plugin is dropped.
@@ -143,9 +147,24 @@ impl RpcPlugin {
             Endpoint::Nats(url, prefix) => Some(NatsClient::new(url, prefix)),
             _ => None,
         };
+        let pool = match &endpoint {
+            Endpoint::Unix(path) => Some(Pool::new(Dialer::Unix(path.clone()))),
+            Endpoint::Tcp(addr) => Some(Pool::new(Dialer::Tcp(addr.clone()))),
+            Endpoint::Nats(..) => None,
+        };
+        let dialer = match &pool {
+            Some(pool) => {
+                tokio::runtime::Handle::try_current()
+                    .context("RPC plugins need a Tokio runtime")?;
+                Some(SupervisorGuard(pool.clone().spawn_dialer(status.clone())))
+            }
+            None => None,
+        };
         Ok(RpcPlugin {
             name: plan.name.clone(),
             nats,
+            pool,
+            _dialer: dialer,
             supervised: !plan.command.is_empty(),
             endpoint,
             timeout: plan.timeout,
@@ -157,20 +176,31 @@ impl RpcPlugin {
         })
     }
 
-    async fn invoke(&self, instance: &str, func: &str, params: Bytes) -> anyhow::Result<Bytes> {
+    /// Calls `func` on the plugin of `generation` (which a waiting connection must belong to).
+    async fn invoke(
+        &self,
+        generation: u64,
+        instance: &str,
+        func: &str,
+        params: Bytes,
+    ) -> anyhow::Result<Bytes> {
         const NO_ASYNC_PATHS: &[&[Option<usize>]] = &[];
-        let (mut outgoing, mut incoming) = match &self.endpoint {
-            Endpoint::Unix(path) => {
-                wrpc_transport::unix::Client::from(path.clone())
-                    .invoke((), instance, func, params, NO_ASYNC_PATHS)
+        let Some(pool) = &self.pool else {
+            return self.invoke_nats(instance, func, params).await;
+        };
+        let (mut outgoing, mut incoming) = match pool.connection(generation).await? {
+            Connection::Unix(stream) => {
+                let (rx, tx) = stream.into_split();
+                let rx = tokio::io::BufReader::new(rx);
+                wrpc_transport::frame::invoke(tx, rx, instance, func, params, NO_ASYNC_PATHS)
                     .await?
             }
-            Endpoint::Tcp(addr) => {
-                wrpc_transport::tcp::Client::from(addr.as_str())
-                    .invoke((), instance, func, params, NO_ASYNC_PATHS)
+            Connection::Tcp(stream) => {
+                let (rx, tx) = stream.into_split();
+                let rx = tokio::io::BufReader::new(rx);
+                wrpc_transport::frame::invoke(tx, rx, instance, func, params, NO_ASYNC_PATHS)
                     .await?
             }
-            Endpoint::Nats(..) => return self.invoke_nats(instance, func, params).await,
         };
         // Every parameter went with the invocation: say so, then read the results.
         outgoing
@@ -234,7 +264,7 @@ impl RpcPlugin {
                 func: what(),
                 message: "its supervisor stopped".into(),
             })?;
-        let result = self.invoke(instance, func, params).await;
+        let result = self.invoke(ready.generation, instance, func, params).await;
         let now = *self.status.borrow();
         match result {
             Ok(bytes) if bytes.is_empty() && now.generation != ready.generation => {

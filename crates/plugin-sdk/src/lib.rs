@@ -33,10 +33,10 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use dispatch::Dispatch;
 pub use manifold_plugin_api as api;
 use manifold_plugin_api::abi::{ABI_VERSION, Buf, PluginV1, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 use manifold_plugin_api::wire::Reader;
-pub use dispatch::Dispatch;
 pub use value::{Shape, Signature, Value, ValueError, decode, encode, signatures};
 
 /// One call of a plugin function.
