@@ -15,7 +15,13 @@ fn main() -> Result<()> {
         .and_then(Path::parent)
         .context("crate is not in crates/")?;
     let plugins = root.join("examples/plugins");
-    for entry in ["Cargo.toml", "Cargo.lock", "rust-dylib", "rust-rpc"] {
+    for entry in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-dylib",
+        "rust-rpc",
+        "rust-rpc-upstream-nats",
+    ] {
         println!("cargo:rerun-if-changed={}", plugins.join(entry).display());
     }
     for entry in ["plugin-sdk", "plugin-api"] {
@@ -61,7 +67,8 @@ fn main() -> Result<()> {
         env::consts::DLL_SUFFIX
     ));
     let rpc = release.join("conformance-rpc");
-    for path in [&dylib, &rpc] {
+    let upstream_nats = release.join("conformance-rpc-upstream-nats");
+    for path in [&dylib, &rpc, &upstream_nats] {
         ensure!(path.exists(), "{} was not built", path.display());
     }
     let out = PathBuf::from(env::var("OUT_DIR")?).join("plugins.rs");
@@ -71,7 +78,9 @@ fn main() -> Result<()> {
             "/// The conformance interface as a Rust dynamic-library plugin.\n\
              pub const RUST_DYLIB: &str = {dylib:?};\n\
              /// The conformance interface as a Rust wRPC server (wit-bindgen-wrpc).\n\
-             pub const RUST_RPC: &str = {rpc:?};\n"
+             pub const RUST_RPC: &str = {rpc:?};\n\
+             /// The same served over NATS by upstream wRPC's `wrpc-transport-nats`.\n\
+             pub const RUST_RPC_UPSTREAM_NATS: &str = {upstream_nats:?};\n"
         ),
     )?;
     Ok(())

@@ -41,10 +41,13 @@ fn plan(url: &str, subject: &str, command: Vec<String>, timeout: Duration) -> Pl
         command,
         address: Some(PluginAddress::Nats { url: url.into() }),
         subject: Some(subject.into()),
+        credentials: None,
+        tls_ca: None,
         env: Default::default(),
         cwd: std::env::temp_dir(),
         timeout,
         max_in_flight: 8,
+        rlimits: Default::default(),
         share: Vec::new(),
     }
 }
@@ -87,6 +90,25 @@ fn rust_wrpc_server_passes_conformance_over_nats() {
     assert_conformance(
         &run_conformance(dir.path()),
         "Rust wRPC plugin (NATS, started by the host)",
+    );
+}
+
+/// Upstream wRPC's own NATS transport (`wrpc-transport-nats`) serving, Manifold's calling:
+/// the two speak the same wire.
+#[test]
+fn upstream_wrpc_transport_nats_server_passes_conformance() {
+    let nats = NatsServer::start();
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.rust]\nkind = \"rpc\"\nwit = {WIT:?}\ncommand = [{:?}]\naddress = {:?}\nsubject = \"test.upstream\"\n",
+            plugins::RUST_RPC_UPSTREAM_NATS,
+            nats.url()
+        )),
+    );
+    assert_conformance(
+        &run_conformance(dir.path()),
+        "Rust wRPC plugin on upstream wrpc-transport-nats (NATS, started by the host)",
     );
 }
 

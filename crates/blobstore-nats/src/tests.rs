@@ -69,8 +69,8 @@ fn a_bad_url_is_a_config_error() {
         let err = NatsBackend::new(bad).err().expect("refused");
         assert!(err.to_string().contains(bad), "{err}");
     }
-    let a = NatsBackend::shared("nats://127.0.0.1:4997").unwrap();
-    let b = NatsBackend::shared("nats://127.0.0.1:4997").unwrap();
+    let a = NatsBackend::shared("nats://127.0.0.1:4997", &NatsAuth::default()).unwrap();
+    let b = NatsBackend::shared("nats://127.0.0.1:4997", &NatsAuth::default()).unwrap();
     assert!(Arc::ptr_eq(&a, &b), "one backend per URL");
 }
 

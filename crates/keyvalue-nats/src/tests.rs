@@ -30,9 +30,9 @@ fn a_bad_url_is_a_config_error() {
 
 #[test]
 fn one_backend_per_url_per_process() {
-    let a = NatsBackend::shared("nats://127.0.0.1:4999").unwrap();
-    let b = NatsBackend::shared("nats://127.0.0.1:4999").unwrap();
-    let c = NatsBackend::shared("nats://127.0.0.1:4998").unwrap();
+    let a = NatsBackend::shared("nats://127.0.0.1:4999", &NatsAuth::default()).unwrap();
+    let b = NatsBackend::shared("nats://127.0.0.1:4999", &NatsAuth::default()).unwrap();
+    let c = NatsBackend::shared("nats://127.0.0.1:4998", &NatsAuth::default()).unwrap();
     assert!(Arc::ptr_eq(&a, &b));
     assert!(!Arc::ptr_eq(&a, &c));
 }

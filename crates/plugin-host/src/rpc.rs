@@ -19,11 +19,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
+use manifold_nats_client::{NatsAuth, NatsServers};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
 
 use crate::nats::{NatsClient, NatsError};
 use crate::pool::{Connection, Dialer, Pool};
+use crate::rlimits::ChildLimits;
 use crate::transport::{CallError, CallFuture, Transport};
 
 /// Where calls go.
@@ -31,8 +33,12 @@ use crate::transport::{CallError, CallFuture, Transport};
 enum Endpoint {
     Unix(PathBuf),
     Tcp(String),
-    /// A NATS server URL and the subject prefix.
-    Nats(String, String),
+    /// NATS servers (the URL as written, for the plugin, and parsed) and the subject prefix.
+    Nats {
+        url: String,
+        servers: NatsServers,
+        prefix: String,
+    },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -40,7 +46,9 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
             Endpoint::Tcp(a) => write!(f, "tcp:{a}"),
-            Endpoint::Nats(url, prefix) => write!(f, "{url} subject {prefix}"),
+            Endpoint::Nats {
+                servers, prefix, ..
+            } => write!(f, "{} subject {prefix}", servers.shown()),
         }
     }
 }
@@ -107,7 +115,19 @@ impl RpcPlugin {
                 if let Err(e) = crate::nats::check_prefix(&prefix) {
                     bail!("plugin `{}`: {e}", plan.name);
                 }
-                (Endpoint::Nats(url.clone(), prefix), None)
+                let auth = NatsAuth {
+                    credentials: plan.credentials.clone(),
+                    tls_ca: plan.tls_ca.clone(),
+                };
+                let servers = NatsServers::parse(&format!("plugin `{}`'s", plan.name), url, auth)?;
+                (
+                    Endpoint::Nats {
+                        url: url.clone(),
+                        servers,
+                        prefix,
+                    },
+                    None,
+                )
             }
             None => {
                 let dir = tempfile::Builder::new()
@@ -130,6 +150,8 @@ impl RpcPlugin {
             // naming it, instead of retrying it forever in the background.
             resolve_program(&plan.command, &plan.cwd)
                 .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
+            let limits = ChildLimits::new(&plan.rlimits)
+                .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
             let handle = tokio::runtime::Handle::try_current()
                 .context("RPC plugins need a Tokio runtime")?;
             let supervisor = Supervisor {
@@ -137,6 +159,11 @@ impl RpcPlugin {
                 command: plan.command.clone(),
                 env: plan.env.clone().into_iter().collect(),
                 cwd: plan.cwd.clone(),
+                limits,
+                nats_auth: NatsAuth {
+                    credentials: plan.credentials.clone(),
+                    tls_ca: plan.tls_ca.clone(),
+                },
                 endpoint: endpoint.clone(),
                 status: tx.clone(),
                 restart_requests,
@@ -144,13 +171,15 @@ impl RpcPlugin {
             Some(SupervisorGuard(handle.spawn(supervisor.run())))
         };
         let nats = match &endpoint {
-            Endpoint::Nats(url, prefix) => Some(NatsClient::new(url, prefix)),
+            Endpoint::Nats {
+                servers, prefix, ..
+            } => Some(NatsClient::new(servers.clone(), prefix)),
             _ => None,
         };
         let pool = match &endpoint {
             Endpoint::Unix(path) => Some(Pool::new(Dialer::Unix(path.clone()))),
             Endpoint::Tcp(addr) => Some(Pool::new(Dialer::Tcp(addr.clone()))),
-            Endpoint::Nats(..) => None,
+            Endpoint::Nats { .. } => None,
         };
         let dialer = match &pool {
             Some(pool) => {
@@ -345,6 +374,9 @@ struct Supervisor {
     command: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
+    limits: ChildLimits,
+    /// Passed on to a plugin over NATS, which needs the same credentials.
+    nats_auth: NatsAuth,
     endpoint: Endpoint,
     status: Arc<watch::Sender<Status>>,
     /// The generation a call found speaking garbage: restart it.
@@ -385,7 +417,7 @@ impl Supervisor {
                                 child.wait().await
                             }
                         };
-                        tracing::warn!(plugin = self.name, ?exit, "plugin exited; restarting it");
+                        self.report_exit(exit);
                         // Its handles died with it: a new generation at once, so they are
                         // refused from now on rather than sent to the next process.
                         generation += 1;
@@ -419,15 +451,22 @@ impl Supervisor {
             .env_clear()
             .envs(self.env.iter().cloned());
         match &self.endpoint {
-            Endpoint::Nats(url, prefix) => {
+            Endpoint::Nats { url, prefix, .. } => {
                 command
                     .env("MANIFOLD_PLUGIN_ADDRESS", url)
                     .env("MANIFOLD_PLUGIN_SUBJECT", prefix);
+                if let Some(path) = &self.nats_auth.credentials {
+                    command.env("MANIFOLD_PLUGIN_NATS_CREDENTIALS", path);
+                }
+                if let Some(path) = &self.nats_auth.tls_ca {
+                    command.env("MANIFOLD_PLUGIN_NATS_TLS_CA", path);
+                }
             }
             other => {
                 command.env("MANIFOLD_PLUGIN_ADDRESS", other.to_string());
             }
         }
+        self.limits.apply(&mut command);
         command
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
@@ -474,6 +513,34 @@ impl Supervisor {
         Ok(child)
     }
 
+    /// Says how the plugin ended; a signal that a limit sends, or that a runtime raises when
+    /// an allocation fails, is pointed at the plugin's `rlimits`.
+    fn report_exit(&self, exit: std::io::Result<std::process::ExitStatus>) {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = match exit {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::warn!(plugin = self.name, "plugin exited ({e}); restarting it");
+                return;
+            }
+        };
+        // SIGKILL, SIGABRT, SIGSEGV, SIGXCPU, SIGXFSZ.
+        let limit_signal = matches!(status.signal(), Some(9 | 6 | 11 | 24 | 25));
+        if limit_signal && !self.limits.is_empty() {
+            tracing::warn!(
+                plugin = self.name,
+                "plugin exited ({status}); it runs under rlimits, which it may have hit \
+                 (an allocation beyond `address-space`, CPU time beyond `cpu-seconds`, a file \
+                 beyond `file-size`); restarting it"
+            );
+        } else {
+            tracing::warn!(
+                plugin = self.name,
+                "plugin exited ({status}); restarting it"
+            );
+        }
+    }
+
     /// Polls until the plugin accepts connections; false if it exits or takes too long.
     async fn wait_listening(&self, child: &mut tokio::process::Child) -> bool {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -487,7 +554,7 @@ impl Supervisor {
                 Endpoint::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
                 // Nothing to probe: whether it subscribed shows in each call (see
                 // `invoke_nats`).
-                Endpoint::Nats(..) => true,
+                Endpoint::Nats { .. } => true,
             };
             if up {
                 return true;
