@@ -10,6 +10,9 @@ use super::*;
 #[path = "../../../tests/all/nats_server.rs"]
 #[allow(dead_code)]
 mod nats_server;
+#[path = "../../../tests/all/server_process.rs"]
+#[allow(dead_code)]
+mod server_process;
 
 use nats_server::NatsServer;
 

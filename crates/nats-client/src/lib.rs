@@ -139,6 +139,17 @@ impl NatsServers {
                     }
                 }
             });
+        // async-nats parses `user:password@` in a URL but does not send it: take the first
+        // server's (a cluster shares its accounts).
+        if let Some(server) = self.servers.first() {
+            options = match (server.username(), server.password()) {
+                (Some(user), Some(password)) => {
+                    options.user_and_password(percent_decoded(user), percent_decoded(password))
+                }
+                (Some(token), None) => options.token(percent_decoded(token)),
+                _ => options,
+            };
+        }
         if let Some(path) = &self.auth.credentials {
             options =
                 options
@@ -182,6 +193,29 @@ pub fn is_connected(client: &Client) -> bool {
     client.connection_state() == State::Connected
 }
 
+/// `text` with its `%XX` escapes (as a URL's user info has them) decoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `url` with the password or token of each server replaced by `***`.
 pub fn redact(url: &str) -> String {
     url.split(',')
@@ -212,6 +246,11 @@ mod tests {
             redact("nats://alice:s3cret@a:4222, tls://t0ken@b:4222,nats://c:4222"),
             "nats://alice:***@a:4222, tls://***@b:4222,nats://c:4222"
         );
+    }
+
+    #[test]
+    fn user_info_is_percent_decoded() {
+        assert_eq!(percent_decoded("p%40ss%3Aw%2Fd%zz%"), "p@ss:w/d%zz%");
     }
 
     #[test]

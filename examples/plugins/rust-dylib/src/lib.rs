@@ -154,9 +154,9 @@ impl Plugin for Conformance {
                 _ => Err("next-color".into()),
             },
             "toggle" => match &p[0] {
-                Value::Flags(set) => one(Value::Flags(
-                    (0..3).filter(|i| !set.contains(i)).collect(),
-                )),
+                Value::Flags(set) => {
+                    one(Value::Flags((0..3).filter(|i| !set.contains(i)).collect()))
+                }
                 _ => Err("toggle".into()),
             },
             "swap" => match &p[0] {

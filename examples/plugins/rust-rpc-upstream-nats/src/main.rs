@@ -8,6 +8,8 @@
 
 #[path = "../../rust-rpc/src/conformance.rs"]
 mod conformance;
+#[path = "../../rust-rpc/src/nats_url.rs"]
+mod nats_url;
 
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("MANIFOLD_PLUGIN_ADDRESS").context("MANIFOLD_PLUGIN_ADDRESS is not set")?;
     let prefix = std::env::var("MANIFOLD_PLUGIN_SUBJECT")
         .context("MANIFOLD_PLUGIN_SUBJECT (the subject prefix) is not set")?;
-    let nats = async_nats::ConnectOptions::new()
+    let nats = nats_url::with_url_credentials(async_nats::ConnectOptions::new(), &url)?
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connect(url.as_str())

@@ -192,4 +192,3 @@ impl<C: Send> HandlerCounter<C> for Conformance {
         Conformance::value(self, self_.as_ref())
     }
 }
-

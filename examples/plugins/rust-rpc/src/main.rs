@@ -17,6 +17,7 @@ use futures::stream::select_all;
 use tokio::io::{AsyncBufRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 mod conformance;
+mod nats_url;
 
 use conformance::{Conformance, INSTANCE, bindings, id_of};
 
@@ -147,7 +148,8 @@ const PARAMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// `I.results`, ending with an empty message. The client reconnects (and resubscribes) by
 /// itself when the NATS server restarts.
 async fn serve_nats(srv: Arc<Server>, url: &str, prefix: &str) -> anyhow::Result<()> {
-    let client = async_nats::ConnectOptions::new()
+    let options = async_nats::ConnectOptions::new();
+    let client = nats_url::with_url_credentials(options, url)?
         .name("conformance-rpc")
         .retry_on_initial_connect()
         .max_reconnects(None)
