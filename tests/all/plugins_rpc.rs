@@ -5,7 +5,10 @@
 //!   on TCP, and against a plugin the test started itself;
 //! - faults under `manifold serve`: `kill -9` under load (in-flight calls fail, the plugin is
 //!   restarted, later calls succeed), a plugin writing garbage, one that hangs (the call
-//!   deadline), a missing program, and handles from before a restart.
+//!   deadline), a missing program, and handles from before a restart;
+//! - connections dialed ahead that the plugin closed are never used for a call;
+//! - rlimits: read back from `/proc/PID/limits` of the started plugin, and a plugin beyond its
+//!   address-space limit dies, is reported and restarted while the host serves on.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
