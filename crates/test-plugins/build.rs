@@ -21,6 +21,7 @@ fn main() -> Result<()> {
         "rust-dylib",
         "rust-dylib-typed",
         "rust-rpc",
+        "rust-rpc-upstream-nats",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(entry).display());
     }
@@ -72,7 +73,8 @@ fn main() -> Result<()> {
         env::consts::DLL_SUFFIX
     ));
     let rpc = release.join("conformance-rpc");
-    for path in [&dylib, &typed, &rpc] {
+    let upstream_nats = release.join("conformance-rpc-upstream-nats");
+    for path in [&dylib, &typed, &rpc, &upstream_nats] {
         ensure!(path.exists(), "{} was not built", path.display());
     }
     let out = PathBuf::from(env::var("OUT_DIR")?).join("plugins.rs");
@@ -84,7 +86,9 @@ fn main() -> Result<()> {
              /// The same, written against bindings generated from the WIT (`generate!`).\n\
              pub const RUST_DYLIB_TYPED: &str = {typed:?};\n\
              /// The conformance interface as a Rust wRPC server (wit-bindgen-wrpc).\n\
-             pub const RUST_RPC: &str = {rpc:?};\n"
+             pub const RUST_RPC: &str = {rpc:?};\n\
+             /// The same served over NATS by upstream wRPC's `wrpc-transport-nats`.\n\
+             pub const RUST_RPC_UPSTREAM_NATS: &str = {upstream_nats:?};\n"
         ),
     )?;
     Ok(())

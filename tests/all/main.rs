@@ -24,4 +24,5 @@ mod redis_server;
 mod registry;
 mod run;
 mod serve;
+mod server_process;
 mod util;

@@ -2,34 +2,53 @@
 //! in a temporary directory, killed on drop; it can be stopped and started again on the same
 //! port with the same data (as a restarted server would be).
 //!
-//! Also compiled into `manifold-keyvalue-nats`'s unit tests (by path), so keep it free of
-//! anything else from `tests/all`.
+//! Also compiled into the NATS backends' unit tests (by path, with `server_process.rs` as its
+//! sibling module), so keep it free of anything else from `tests/all`.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ffi::OsString;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use super::server_process::{ServerProcess, free_port};
 
 pub struct NatsServer {
-    child: Option<Child>,
+    process: ServerProcess,
     pub port: u16,
     /// The HTTP monitoring port (`/connz`).
     monitor: u16,
-    store: tempfile::TempDir,
+    _store: tempfile::TempDir,
 }
 
 impl NatsServer {
     /// Starts `nats-server -js` on a free port and waits until it answers `PING`.
     pub fn start() -> NatsServer {
+        NatsServer::start_with(&[])
+    }
+
+    /// Starts it with `extra` arguments too (e.g. `--user U --pass P`, `--auth TOKEN`,
+    /// `--tls …`) and waits until it greets clients (it asks for credentials, or TLS, before
+    /// it answers `PING`).
+    pub fn start_with(extra: &[&str]) -> NatsServer {
         let (port, monitor) = (free_port(), free_port());
         let store = tempfile::tempdir().expect("a JetStream store directory");
-        let mut server = NatsServer {
-            child: None,
+        let mut args: Vec<OsString> = ["-js", "-a", "127.0.0.1", "-p", &port.to_string()]
+            .into_iter()
+            .chain(["-m", &monitor.to_string(), "-sd"])
+            .map(Into::into)
+            .collect();
+        args.push(store.path().into());
+        args.extend(extra.iter().map(Into::into));
+        let ready = if extra.is_empty() {
+            answers_ping
+        } else {
+            greets
+        };
+        NatsServer {
+            process: ServerProcess::start("nats-server", args, port, ready),
             port,
             monitor,
-            store,
-        };
-        server.restart();
-        server
+            _store: store,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -38,63 +57,51 @@ impl NatsServer {
 
     /// Kills the server (SIGKILL) and waits for it to exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     /// Starts the server again on the same port, with the JetStream data it had.
     pub fn restart(&mut self) {
-        self.stop();
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-m", &self.monitor.to_string()])
-            .arg("-sd")
-            .arg(self.store.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server (scripts/install-deps installs it)");
-        self.child = Some(child);
-        let start = Instant::now();
-        while !self.answers_ping() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "nats-server on port {} did not answer PING",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.restart();
     }
+}
 
-    /// The server greets with `INFO …`; after `CONNECT` and `PING` it answers `PONG`.
-    fn answers_ping(&self) -> bool {
-        use std::io::{BufRead, BufReader, Write};
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        if stream
-            .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
-            .is_err()
-        {
-            return false;
-        }
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        for _ in 0..3 {
-            line.clear();
-            if reader.read_line(&mut line).is_err() {
-                return false;
-            }
-            if line.starts_with("PONG") {
-                return true;
-            }
-        }
-        false
+/// The server greets with `INFO …`; after `CONNECT` and `PING` it answers `PONG`.
+fn answers_ping(port: u16) -> bool {
+    use std::io::{BufRead, BufReader, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    if stream
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .is_err()
+    {
+        return false;
     }
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    for _ in 0..3 {
+        line.clear();
+        if reader.read_line(&mut line).is_err() {
+            return false;
+        }
+        if line.starts_with("PONG") {
+            return true;
+        }
+    }
+    false
+}
+
+/// The server greets a new connection with `INFO …`.
+fn greets(port: u16) -> bool {
+    use std::io::{BufRead, BufReader};
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO")
 }
 
 impl NatsServer {
@@ -116,18 +123,5 @@ impl NatsServer {
             .take_while(char::is_ascii_digit)
             .collect();
         digits.parse().expect("a number of connections")
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

@@ -2,7 +2,9 @@
 //! host on a subject prefix of a real `nats-server`. The conformance guest passes with the
 //! plugin started by the host and already running; a NATS restart fails the calls made
 //! during the outage and later calls succeed; nobody subscribed is a clear error within the
-//! deadline.
+//! deadline. Upstream `wrpc-transport-nats` serving passes the conformance suite too; a user
+//! and password or a token in the URL authenticate (wrong ones are a clear error), and
+//! `tls://` works with a private CA.
 
 use std::time::{Duration, Instant};
 
@@ -41,10 +43,13 @@ fn plan(url: &str, subject: &str, command: Vec<String>, timeout: Duration) -> Pl
         command,
         address: Some(PluginAddress::Nats { url: url.into() }),
         subject: Some(subject.into()),
+        credentials: None,
+        tls_ca: None,
         env: Default::default(),
         cwd: std::env::temp_dir(),
         timeout,
         max_in_flight: 8,
+        rlimits: Default::default(),
         share: Vec::new(),
     }
 }
@@ -87,6 +92,25 @@ fn rust_wrpc_server_passes_conformance_over_nats() {
     assert_conformance(
         &run_conformance(dir.path()),
         "Rust wRPC plugin (NATS, started by the host)",
+    );
+}
+
+/// Upstream wRPC's own NATS transport (`wrpc-transport-nats`) serving, Manifold's calling:
+/// the two speak the same wire.
+#[test]
+fn upstream_wrpc_transport_nats_server_passes_conformance() {
+    let nats = NatsServer::start();
+    let dir = scratch_with(
+        "manifold.toml",
+        &conformance_manifest(&format!(
+            "[plugins.rust]\nkind = \"rpc\"\nwit = {WIT:?}\ncommand = [{:?}]\naddress = {:?}\nsubject = \"test.upstream\"\n",
+            plugins::RUST_RPC_UPSTREAM_NATS,
+            nats.url()
+        )),
+    );
+    assert_conformance(
+        &run_conformance(dir.path()),
+        "Rust wRPC plugin on upstream wrpc-transport-nats (NATS, started by the host)",
     );
 }
 
@@ -291,4 +315,145 @@ fn a_subject_prefix_that_is_not_a_nats_subject_is_refused() {
         assert!(err.contains("plugin `rust`"), "{err}");
         assert!(err.contains("is not a NATS subject"), "{err}");
     }
+}
+
+/// A plugin whose NATS URL is `url`, not started by the host: its first call's error.
+fn first_call_error(url: &str) -> String {
+    runtime().block_on(async {
+        let plugin =
+            RpcPlugin::start(&plan(url, "test.auth", Vec::new(), Duration::from_secs(5))).unwrap();
+        inc(&plugin, 1).await.expect_err("refused").to_string()
+    })
+}
+
+/// nats-server with a user and password (`--user`/`--pass`) or a token (`--auth`): the
+/// right ones in the URL let the host and the plugin it starts (which gets the same URL)
+/// meet; wrong ones are a clear error naming the server, without the secret.
+#[test]
+fn nats_credentials_in_the_url_authenticate_the_host_and_the_plugin() {
+    for (server_args, user, wrong) in [
+        (
+            &["--user", "manifold", "--pass", "s3cret"][..],
+            "manifold:s3cret",
+            "manifold:wrong",
+        ),
+        (&["--auth", "t0ken"][..], "t0ken", "not-the-t0ken"),
+    ] {
+        let nats = NatsServer::start_with(server_args);
+        let url = |userinfo: &str| format!("nats://{userinfo}@127.0.0.1:{}", nats.port);
+        runtime().block_on(async {
+            let plugin = RpcPlugin::start(&plan(
+                &url(user),
+                "test.auth",
+                vec![plugins::RUST_RPC.to_string()],
+                Duration::from_secs(10),
+            ))
+            .unwrap();
+            wait_answering(&plugin, Duration::from_secs(20)).await;
+        });
+        let err = first_call_error(&url(wrong));
+        let server = format!("@127.0.0.1:{}", nats.port);
+        assert!(
+            err.contains("refused the plugin connection's credentials"),
+            "{err}"
+        );
+        assert!(err.contains(&server), "{err}");
+        assert!(!err.contains("wrong") && !err.contains("not-the"), "{err}");
+        // No credentials at all: refused too.
+        let err = first_call_error(&nats.url());
+        assert!(err.contains("refused"), "{err}");
+    }
+}
+
+/// TLS with a private CA (made here with the openssl CLI): `tls://` with `tls-ca` connects;
+/// without the CA the server's certificate is not trusted.
+#[test]
+fn nats_over_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl (scripts/install-deps installs it)");
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    };
+    std::fs::write(
+        dir.path().join("leaf.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "server.pem",
+    ]);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let nats = NatsServer::start_with(&[
+        "--tls",
+        "--tlscert",
+        &path("server.pem"),
+        "--tlskey",
+        &path("server.key"),
+    ]);
+    let url = format!("tls://127.0.0.1:{}", nats.port);
+    runtime().block_on(async {
+        let mut with_ca = plan(&url, "test.tls", Vec::new(), Duration::from_secs(5));
+        with_ca.tls_ca = Some(dir.path().join("ca.pem"));
+        let plugin = RpcPlugin::start(&with_ca).unwrap();
+        // Connected (TLS and all): nobody serves the prefix, which NATS itself says.
+        let err = inc(&plugin, 1)
+            .await
+            .expect_err("nobody subscribed")
+            .to_string();
+        assert!(err.contains("no plugin is subscribed to test.tls"), "{err}");
+
+        let without =
+            RpcPlugin::start(&plan(&url, "test.tls", Vec::new(), Duration::from_secs(5))).unwrap();
+        let err = inc(&without, 1).await.expect_err("untrusted").to_string();
+        assert!(
+            err.contains(&format!("tls://127.0.0.1:{}", nats.port)),
+            "{err}"
+        );
+        assert!(!err.contains("no plugin is subscribed"), "{err}");
+    });
 }

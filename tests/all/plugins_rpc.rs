@@ -5,7 +5,10 @@
 //!   on TCP, and against a plugin the test started itself;
 //! - faults under `manifold serve`: `kill -9` under load (in-flight calls fail, the plugin is
 //!   restarted, later calls succeed), a plugin writing garbage, one that hangs (the call
-//!   deadline), a missing program, and handles from before a restart.
+//!   deadline), a missing program, and handles from before a restart;
+//! - connections dialed ahead that the plugin closed are never used for a call;
+//! - rlimits: read back from `/proc/PID/limits` of the started plugin, and a plugin beyond its
+//!   address-space limit dies, is reported and restarted while the host serves on.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -316,7 +319,10 @@ fn a_killed_plugin_fails_calls_in_flight_is_restarted_and_serves_again() {
         );
     }
     let logs = server.logs();
-    assert!(logs.contains("plugin exited; restarting it"), "{logs}");
+    assert!(
+        logs.contains("plugin exited (signal: 9 (SIGKILL)); restarting it"),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -488,4 +494,115 @@ fn a_missing_plugin_program_is_an_error_at_load_naming_it() {
         assert!(err.contains(needle), "{err}");
         assert!(start.elapsed() < Duration::from_secs(20));
     }
+}
+
+#[test]
+fn connections_the_plugin_closed_while_waiting_are_never_used_for_a_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plugin that hangs up on a connection that carries no call within 100 ms: the
+    // host's connections dialed ahead all go stale between calls spaced further apart.
+    let script = conformance_variant(
+        dir.path(),
+        "idle_close.py",
+        "import select\n_handle = c.server.handle\ndef handle(sock):\n    if not select.select([sock], [], [], 0.1)[0]:\n        sock.close()\n        return\n    _handle(sock)\nc.server.handle = handle",
+    );
+    let server = serve_with_plugin(
+        dir.path(),
+        &format!("command = [\"python3\", \"{script}\"]\ntimeout = \"10s\""),
+    );
+    wait_for_starts(&server, 1);
+    for i in 0..8u64 {
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            get(&server.url(&format!("/inc?x={i}"))),
+            (200, (i + 1).to_string()),
+            "call {i}; logs:\n{}",
+            server.logs()
+        );
+    }
+    // Back to back, the waiting connections are fresh and used.
+    for i in 0..50u64 {
+        assert_eq!(
+            get(&server.url(&format!("/inc?x={i}"))),
+            (200, (i + 1).to_string())
+        );
+    }
+    assert_eq!(wait_for_starts(&server, 1).len(), 1, "{}", server.logs());
+}
+
+/// The limits of process `pid` as `/proc/PID/limits` shows them: name -> (soft, hard).
+fn proc_limits(pid: u32) -> std::collections::HashMap<String, (String, String)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            // "Max open files            256                  256                  files"
+            let name = line.get(..26)?.trim().to_string();
+            let mut values = line.get(26..)?.split_whitespace();
+            Some((name, (values.next()?.into(), values.next()?.into())))
+        })
+        .collect()
+}
+
+#[test]
+fn a_started_plugin_runs_under_its_rlimits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_plugin(
+        dir.path(),
+        &format!(
+            "command = [\"python3\", \"{}\"]\nrlimits = {{ nofile = 64, address-space = \"1GiB\", cpu-seconds = 600, file-size = \"8MiB\", core-size = 0 }}",
+            conformance_plugin()
+        ),
+    );
+    let pid = wait_for_starts(&server, 1)[0];
+    assert_eq!(get(&server.url("/inc?x=1")), (200, "2".into()));
+    let limits = proc_limits(pid);
+    for (name, value) in [
+        ("Max open files", "64"),
+        ("Max address space", &(1u64 << 30).to_string()),
+        ("Max cpu time", "600"),
+        ("Max file size", &(8u64 << 20).to_string()),
+        ("Max core file size", "0"),
+    ] {
+        assert_eq!(
+            limits.get(name),
+            Some(&(value.to_string(), value.to_string())),
+            "{name}: {limits:?}"
+        );
+    }
+    // Unset limits are the host's.
+    let host = proc_limits(std::process::id());
+    assert_eq!(limits["Max processes"], host["Max processes"]);
+}
+
+#[test]
+fn a_plugin_beyond_its_memory_limit_is_reported_and_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    // `inc(7)` allocates 1 GiB under a 512 MiB address space; the allocation fails and the
+    // plugin aborts, as a Rust or Go plugin does when an allocation fails.
+    let script = conformance_variant(
+        dir.path(),
+        "greedy.py",
+        "import os\n@c.server.func(c.TYPES, 'inc', [U64], [U64])\ndef inc(x):\n    if x == 7:\n        try:\n            bytearray(1 << 30)\n        except MemoryError:\n            print('greedy: out of memory', file=sys.stderr, flush=True)\n            os.abort()\n    return (x + 1) % 2**64",
+    );
+    let server = serve_with_plugin(
+        dir.path(),
+        &format!(
+            "command = [\"python3\", \"{script}\"]\ntimeout = \"10s\"\nrlimits = {{ address-space = \"512MiB\", core-size = 0 }}"
+        ),
+    );
+    let first = wait_for_starts(&server, 1)[0];
+    assert_eq!(get(&server.url("/inc?x=1")), (200, "2".into()));
+    let (status, body) = get(&server.url("/inc?x=7"));
+    assert!(status >= 500, "{status} {body}");
+    let pids = wait_for_starts(&server, 2);
+    assert_ne!(pids[1], first);
+    let logs = server.logs();
+    assert!(logs.contains("greedy: out of memory"), "{logs}");
+    assert!(
+        logs.contains("plugin exited (signal: 6 (SIGABRT)); it runs under rlimits"),
+        "{logs}"
+    );
+    // The host serves on, and so does the new plugin.
+    assert_eq!(get(&server.url("/inc?x=8")), (200, "9".into()));
 }

@@ -1,12 +1,13 @@
 //! A `redis-server` of the test's own on 127.0.0.1 and a free port, without persistence,
 //! killed on drop; it can be stopped and started again on the same port.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::server_process::{ServerProcess, free_port};
 
 pub struct RedisServer {
-    child: Option<Child>,
+    process: ServerProcess,
     pub port: u16,
 }
 
@@ -14,13 +15,14 @@ impl RedisServer {
     /// Starts `redis-server` on a free port and waits until it answers `PING`.
     pub fn start() -> RedisServer {
         // redis-server has no `--port 0`: take a free port from the kernel and hand it over.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = RedisServer { child: None, port };
-        server.restart();
-        server
+        let port = free_port();
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
+            .into_iter()
+            .chain(["--save", "", "--appendonly", "no"])
+            .map(Into::into)
+            .collect();
+        let process = ServerProcess::start("redis-server", args, port, answers_ping);
+        RedisServer { process, port }
     }
 
     pub fn url(&self) -> String {
@@ -29,33 +31,12 @@ impl RedisServer {
 
     /// Kills the server (SIGKILL) and waits for it to exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     /// Starts the server again on the same port, with empty data.
     pub fn restart(&mut self) {
-        self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server (scripts/install-deps installs it)");
-        self.child = Some(child);
-        let start = Instant::now();
-        while !self.answers_ping() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "redis-server on port {} did not answer PING",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.restart();
     }
 
     /// Runs one command (e.g. `["SET", "k", "v"]`) and returns the first line of the reply.
@@ -97,22 +78,16 @@ impl RedisServer {
         reader.read_exact(&mut list).expect("read CLIENT LIST");
         String::from_utf8_lossy(&list).lines().count() - 1
     }
-
-    fn answers_ping(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
-    }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
+fn answers_ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }

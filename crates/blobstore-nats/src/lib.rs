@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::object_store::{ObjectInfo, ObjectOptions, ObjectStore};
 use async_nats::jetstream::{self, consumer, stream};
-use async_nats::{Client, ConnectOptions, HeaderMap, ServerAddr};
+use async_nats::{Client, HeaderMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use bytes::{Bytes, BytesMut};
@@ -50,6 +50,7 @@ use manifold_builtin_blobstore::backend::{
     ObjectNames, ObjectWriter, ScopedContainer,
 };
 use manifold_builtin_keyvalue::backend::shared_backend;
+use manifold_nats_client::NatsServers;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
@@ -62,24 +63,15 @@ const CHUNK_SIZE: usize = 128 * 1024;
 /// How long to wait for a connection, and for JetStream's reply to a request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-/// The longest wait between two reconnection attempts.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// How long a read waits for the next chunk before it fails (NATS gone, or the object
 /// replaced or deleted under it).
 pub const READ_IDLE: Duration = Duration::from_secs(10);
 /// How long listing a store's names may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The NATS backend could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the blobstore NATS URL {url:?} is not usable: {reason}; expected e.g. \
-     \"nats://127.0.0.1:4222\" (several servers separated by commas)"
-)]
-pub struct ConfigError {
-    url: String,
-    reason: String,
-}
+pub use manifold_nats_client::NatsAuth;
+/// The NATS URL could not be used.
+pub use manifold_nats_client::UrlError as ConfigError;
 
 /// A NATS server (or cluster) with JetStream, holding the containers of apps. Cheap to share.
 pub struct NatsBackend {
@@ -87,7 +79,7 @@ pub struct NatsBackend {
 }
 
 struct Inner {
-    servers: Vec<ServerAddr>,
+    servers: NatsServers,
     connection: OnceCell<Connection>,
     /// Open object stores by app; an entry is dropped when a call on it fails, so a store that
     /// vanished (a server that lost its storage) is looked up, or created, again.
@@ -113,23 +105,12 @@ impl NatsBackend {
     /// A backend on the NATS at `url` (`nats://[user:password@]host[:port]`, `tls://…`, or
     /// several separated by commas). Nothing is connected until the first call.
     pub fn new(url: &str) -> Result<NatsBackend, ConfigError> {
-        let bad = |reason: String| ConfigError {
-            url: url.to_owned(),
-            reason,
-        };
-        let servers = url
-            .split(',')
-            .map(|part| {
-                let part = part.trim();
-                if !(part.starts_with("nats://") || part.starts_with("tls://")) {
-                    return Err(bad(format!(
-                        "{part:?} does not start with nats:// or tls://"
-                    )));
-                }
-                part.parse::<ServerAddr>()
-                    .map_err(|e| bad(format!("{part:?}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        NatsBackend::with_auth(url, NatsAuth::default())
+    }
+
+    /// [`NatsBackend::new`], authenticating also with `auth` (a credentials file, TLS roots).
+    pub fn with_auth(url: &str, auth: NatsAuth) -> Result<NatsBackend, ConfigError> {
+        let servers = NatsServers::parse("the blobstore", url, auth)?;
         Ok(NatsBackend {
             inner: Arc::new(Inner {
                 servers,
@@ -141,8 +122,9 @@ impl NatsBackend {
 
     /// The backend of `url` for this process: every component (of every app) that names the
     /// same URL shares one backend, and so one NATS connection.
-    pub fn shared(url: &str) -> Result<Arc<NatsBackend>, ConfigError> {
-        shared_backend(url, NatsBackend::new)
+    pub fn shared(url: &str, auth: &NatsAuth) -> Result<Arc<NatsBackend>, ConfigError> {
+        let key = format!("{url}\n{auth:?}");
+        shared_backend(&key, |_| NatsBackend::with_auth(url, auth.clone()))
     }
 }
 
@@ -153,40 +135,21 @@ impl Inner {
         let connection = self
             .connection
             .get_or_try_init(|| async {
-                let options = ConnectOptions::new()
-                    .name("manifold-blobstore")
-                    .connection_timeout(CONNECT_TIMEOUT)
-                    .max_reconnects(None)
-                    .reconnect_delay_callback(|attempts| {
-                        let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
-                        (Duration::from_millis(50) * attempts).min(MAX_RECONNECT_DELAY)
-                    })
-                    .event_callback(|event| async move {
-                        match event {
-                            async_nats::Event::Disconnected => {
-                                tracing::warn!("blobstore NATS connection lost; reconnecting")
-                            }
-                            async_nats::Event::Connected => {
-                                tracing::info!("blobstore NATS connection (re)established")
-                            }
-                            other => tracing::debug!(event = %other, "blobstore NATS event"),
-                        }
-                    });
-                let client = options
-                    .connect(self.servers.as_slice())
+                let client = self
+                    .servers
+                    .connect("blobstore", CONNECT_TIMEOUT)
                     .await
-                    .map_err(|err| {
-                        BackendError::storage(format!("cannot connect to the NATS server: {err}"))
-                    })?;
+                    .map_err(|err| BackendError::storage(err.to_string()))?;
                 let mut jetstream = jetstream::new(client.clone());
                 jetstream.set_timeout(REQUEST_TIMEOUT);
                 Ok::<_, BackendError>(Connection { client, jetstream })
             })
             .await?;
-        if connection.client.connection_state() != async_nats::connection::State::Connected {
-            return Err(BackendError::storage(
-                "not connected to the NATS server (reconnecting in the background)",
-            ));
+        if !manifold_nats_client::is_connected(&connection.client) {
+            return Err(BackendError::storage(format!(
+                "not connected to the NATS server at {} (reconnecting in the background)",
+                self.servers.shown()
+            )));
         }
         Ok(connection)
     }

@@ -10,6 +10,9 @@ use super::*;
 #[path = "../../../tests/all/nats_server.rs"]
 #[allow(dead_code)]
 mod nats_server;
+#[path = "../../../tests/all/server_process.rs"]
+#[allow(dead_code)]
+mod server_process;
 
 use nats_server::NatsServer;
 
@@ -69,8 +72,8 @@ fn a_bad_url_is_a_config_error() {
         let err = NatsBackend::new(bad).err().expect("refused");
         assert!(err.to_string().contains(bad), "{err}");
     }
-    let a = NatsBackend::shared("nats://127.0.0.1:4997").unwrap();
-    let b = NatsBackend::shared("nats://127.0.0.1:4997").unwrap();
+    let a = NatsBackend::shared("nats://127.0.0.1:4997", &NatsAuth::default()).unwrap();
+    let b = NatsBackend::shared("nats://127.0.0.1:4997", &NatsAuth::default()).unwrap();
     assert!(Arc::ptr_eq(&a, &b), "one backend per URL");
 }
 

@@ -22,7 +22,7 @@ pub use manifest::{
     PluginKind, ProviderConfig, ProviderKind, Route,
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
-pub use plugin::{PluginAddress, PluginPlan};
+pub use plugin::{PluginAddress, PluginPlan, Rlimit, Rlimits};
 pub use source::SourceSpec;
 
 /// Errors from reading and validating configuration.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::{ConfigError, DirGrant, InterfaceName, LimitsConfig, OutboundPattern};
 
@@ -65,11 +65,19 @@ pub struct PluginConfig {
     pub address: Option<String>,
     /// `rpc` over NATS: the subject prefix the host and the plugin meet on.
     pub subject: Option<String>,
+    /// `rpc` over NATS: a NATS credentials file (user JWT and NKey seed), relative to the
+    /// manifest. (A user and password or a token go in the URL.)
+    pub credentials: Option<String>,
+    /// `rpc` over NATS with `tls://`: root certificates (PEM) to trust besides the system's,
+    /// relative to the manifest.
+    pub tls_ca: Option<String>,
     /// `rpc` with `command`: environment of the program (nothing else is inherited).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// `rpc` with `command`: working directory (default: the manifest's directory).
     pub cwd: Option<String>,
+    /// `rpc` with `command`: resource limits of the program (setrlimit(2), soft and hard).
+    pub rlimits: Option<crate::Rlimits>,
     /// Deadline of one call (default 30s).
     pub timeout: Option<crate::HumanDuration>,
     /// `rpc`: calls in flight at once; more wait (default 64).
@@ -112,7 +120,31 @@ pub enum BlobstoreBackend {
     Embedded {},
     /// A NATS server with JetStream (an object store per app), e.g. `nats://127.0.0.1:4222`
     /// (`tls://` for TLS; several servers of a cluster separated by commas).
-    Nats { url: String },
+    Nats {
+        url: String,
+        /// A NATS credentials file (user JWT and NKey seed), relative to the manifest.
+        credentials: Option<PathBuf>,
+        /// Root certificates (PEM) trusted for `tls://`, relative to the manifest.
+        tls_ca: Option<PathBuf>,
+    },
+}
+
+impl BlobstoreBackend {
+    /// Makes the files it names relative to the manifest's directory `base`.
+    pub(crate) fn resolve(self, base: &Path) -> BlobstoreBackend {
+        match self {
+            BlobstoreBackend::Nats {
+                url,
+                credentials,
+                tls_ca,
+            } => BlobstoreBackend::Nats {
+                url,
+                credentials: credentials.map(|p| base.join(p)),
+                tls_ca: tls_ca.map(|p| base.join(p)),
+            },
+            other => other,
+        }
+    }
 }
 
 impl Default for BlobstoreBackend {
@@ -158,7 +190,31 @@ pub enum KeyValueBackend {
     Redis { url: String },
     /// A NATS server with JetStream, e.g. `nats://127.0.0.1:4222` (`tls://` for TLS; several
     /// servers of a cluster separated by commas).
-    Nats { url: String },
+    Nats {
+        url: String,
+        /// A NATS credentials file (user JWT and NKey seed), relative to the manifest.
+        credentials: Option<PathBuf>,
+        /// Root certificates (PEM) trusted for `tls://`, relative to the manifest.
+        tls_ca: Option<PathBuf>,
+    },
+}
+
+impl KeyValueBackend {
+    /// Makes the files it names relative to the manifest's directory `base`.
+    pub(crate) fn resolve(self, base: &Path) -> KeyValueBackend {
+        match self {
+            KeyValueBackend::Nats {
+                url,
+                credentials,
+                tls_ca,
+            } => KeyValueBackend::Nats {
+                url,
+                credentials: credentials.map(|p| base.join(p)),
+                tls_ca: tls_ca.map(|p| base.join(p)),
+            },
+            other => other,
+        }
+    }
 }
 
 impl Default for KeyValueBackend {
@@ -348,7 +404,7 @@ impl Manifest {
                 REDIS_SCHEMES.join(", ")
             )));
         }
-        if let KeyValueBackend::Nats { url } = &self.keyvalue
+        if let KeyValueBackend::Nats { url, .. } = &self.keyvalue
             && !url.split(',').all(|server| {
                 NATS_SCHEMES
                     .iter()
@@ -361,7 +417,7 @@ impl Manifest {
                 NATS_SCHEMES.join(" or ")
             )));
         }
-        if let BlobstoreBackend::Nats { url } = &self.blobstore
+        if let BlobstoreBackend::Nats { url, .. } = &self.blobstore
             && !url.split(',').all(|server| {
                 NATS_SCHEMES
                     .iter()
@@ -422,8 +478,11 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
         ("command", p.command.is_some()),
         ("address", p.address.is_some()),
         ("subject", p.subject.is_some()),
+        ("credentials", p.credentials.is_some()),
+        ("tls-ca", p.tls_ca.is_some()),
         ("env", !p.env.is_empty()),
         ("cwd", p.cwd.is_some()),
+        ("rlimits", p.rlimits.is_some()),
         ("max-in-flight", p.max_in_flight.is_some()),
     ];
     match p.kind {
@@ -470,16 +529,27 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
             if let Some(address) = &p.address {
                 crate::PluginAddress::parse(address)?;
             }
-            if p.subject.is_some()
-                && !p
-                    .address
-                    .as_deref()
-                    .is_some_and(|a| a.starts_with("nats://"))
-            {
-                return Err("`subject` is for an address `nats://…`".into());
+            let on_nats = p
+                .address
+                .as_deref()
+                .is_some_and(|a| a.starts_with("nats://") || a.starts_with("tls://"));
+            for (key, set) in [
+                ("subject", p.subject.is_some()),
+                ("credentials", p.credentials.is_some()),
+                ("tls-ca", p.tls_ca.is_some()),
+            ] {
+                if set && !on_nats {
+                    return Err(format!("`{key}` is for an address `nats://…` or `tls://…`"));
+                }
             }
             if p.max_in_flight == Some(0) {
                 return Err("`max-in-flight` must be at least 1".into());
+            }
+            if let Some(rlimits) = &p.rlimits {
+                if p.command.is_none() {
+                    return Err("`rlimits` apply to a program the host starts: give `command`, or set the limits where the plugin at `address` is started".into());
+                }
+                rlimits.validate().map_err(|m| format!("rlimits: {m}"))?;
             }
         }
     }
@@ -604,6 +674,7 @@ mod tests {
             wit = "billing.wit"
             command = ["python3", "billing.py"]
             timeout = "2s"
+            rlimits = { nofile = 256, address-space = "2GiB", cpu-seconds = 60, processes = 32, file-size = "1GiB", core-size = 0 }
             [plugins.fast]
             kind = "dylib"
             path = "libfast.so"
@@ -614,6 +685,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.plugins.len(), 2);
+        let rlimits = m.plugins["billing"].rlimits.unwrap();
+        assert_eq!(
+            rlimits.settings(),
+            vec![
+                (crate::Rlimit::Nofile, 256),
+                (crate::Rlimit::AddressSpace, 2 << 30),
+                (crate::Rlimit::CpuSeconds, 60),
+                (crate::Rlimit::Processes, 32),
+                (crate::Rlimit::FileSize, 1 << 30),
+                (crate::Rlimit::CoreSize, 0),
+            ]
+        );
         assert_eq!(m.plugins["billing"].kind, PluginKind::Rpc);
         assert_eq!(
             m.plugins["billing"].timeout.as_ref().unwrap().0,
@@ -656,6 +739,30 @@ mod tests {
             (
                 "[plugins.p]\nkind = \"dylib\"\npath = \"l.so\"\nshare = [\"wasi:cli/environment\"]\n",
                 "for wasm plugins only",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\naddress = \"tcp:h:1\"\nrlimits = { nofile = 64 }\n",
+                "give `command`",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = [\"x\"]\nrlimits = { nofile = 0 }\n",
+                "rlimits: `nofile` must be at least 8",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = [\"x\"]\nrlimits = { address-space = \"1MiB\" }\n",
+                "rlimits: `address-space` = 1MiB is too small",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = [\"x\"]\nrlimits = { address-space = \"2 lots\" }\n",
+                "invalid value \"2 lots\" for size",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = [\"x\"]\nrlimits = { cpu-seconds = -1 }\n",
+                "invalid value",
+            ),
+            (
+                "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\ncommand = [\"x\"]\nrlimits = { memory = 1 }\n",
+                "unknown field `memory`",
             ),
         ] {
             let text = format!("{base}{plugin}");
@@ -773,7 +880,9 @@ mod tests {
         assert_eq!(
             nats.keyvalue,
             KeyValueBackend::Nats {
-                url: "nats://127.0.0.1:4222".into()
+                url: "nats://127.0.0.1:4222".into(),
+                credentials: None,
+                tls_ca: None,
             }
         );
         for (text, needle) in [
@@ -817,7 +926,9 @@ mod tests {
         assert_eq!(
             nats.blobstore,
             BlobstoreBackend::Nats {
-                url: "nats://127.0.0.1:4222".into()
+                url: "nats://127.0.0.1:4222".into(),
+                credentials: None,
+                tls_ca: None,
             }
         );
         for (text, needle) in [

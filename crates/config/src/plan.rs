@@ -238,13 +238,13 @@ impl AppPlan {
             manifest: Some(path.to_path_buf()),
             components,
             providers: manifest.providers,
-            keyvalue: manifest.keyvalue,
+            keyvalue: manifest.keyvalue.resolve(base),
             plugins: manifest
                 .plugins
                 .iter()
                 .map(|(name, p)| PluginPlan::from_config(name, p, base))
                 .collect(),
-            blobstore: manifest.blobstore,
+            blobstore: manifest.blobstore.resolve(base),
             config_source: manifest.config_source,
         })
     }

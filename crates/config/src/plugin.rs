@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{InterfaceName, PluginConfig, PluginKind};
+use crate::{ByteSize, InterfaceName, PluginConfig, PluginKind};
 
 /// Where an RPC plugin listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +14,8 @@ pub enum PluginAddress {
     Unix(PathBuf),
     /// `tcp:HOST:PORT`
     Tcp(String),
-    /// `nats://HOST:PORT`, meeting on a subject prefix.
+    /// `nats://[USER:PASSWORD@]HOST:PORT` or `tls://…` (several servers separated by commas),
+    /// meeting on a subject prefix.
     Nats { url: String },
 }
 
@@ -37,13 +38,13 @@ impl PluginAddress {
                     "address {text:?}: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:7000"
                 )),
             }
-        } else if text.starts_with("nats://") {
+        } else if text.starts_with("nats://") || text.starts_with("tls://") {
             Ok(PluginAddress::Nats {
                 url: text.to_string(),
             })
         } else {
             Err(format!(
-                "address {text:?}: expected unix:PATH, tcp:HOST:PORT or nats://HOST:PORT"
+                "address {text:?}: expected unix:PATH, tcp:HOST:PORT, nats://HOST:PORT or tls://HOST:PORT"
             ))
         }
     }
@@ -66,6 +67,91 @@ impl fmt::Display for PluginAddress {
     }
 }
 
+/// Resource limits of a plugin program the host starts (`rlimits = { … }` in
+/// `[plugins.NAME]`), each set as both the soft and the hard limit (setrlimit(2)) in the child
+/// before it runs the program, so the plugin cannot raise them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Rlimits {
+    /// Open file descriptors (`RLIMIT_NOFILE`).
+    pub nofile: Option<u64>,
+    /// Virtual memory (`RLIMIT_AS`): allocations beyond it fail.
+    pub address_space: Option<ByteSize>,
+    /// CPU time in seconds (`RLIMIT_CPU`): the kernel then kills the process.
+    pub cpu_seconds: Option<u64>,
+    /// Processes and threads of the plugin's user, all of them (`RLIMIT_NPROC`).
+    pub processes: Option<u64>,
+    /// The largest file the plugin may write (`RLIMIT_FSIZE`).
+    pub file_size: Option<ByteSize>,
+    /// The largest core dump (`RLIMIT_CORE`); 0 turns them off.
+    pub core_size: Option<ByteSize>,
+}
+
+/// One of the limits of [`Rlimits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rlimit {
+    Nofile,
+    AddressSpace,
+    CpuSeconds,
+    Processes,
+    FileSize,
+    CoreSize,
+}
+
+impl Rlimit {
+    /// The key in the manifest.
+    pub fn key(self) -> &'static str {
+        match self {
+            Rlimit::Nofile => "nofile",
+            Rlimit::AddressSpace => "address-space",
+            Rlimit::CpuSeconds => "cpu-seconds",
+            Rlimit::Processes => "processes",
+            Rlimit::FileSize => "file-size",
+            Rlimit::CoreSize => "core-size",
+        }
+    }
+}
+
+impl Rlimits {
+    /// The limits set, in a fixed order.
+    pub fn settings(&self) -> Vec<(Rlimit, u64)> {
+        [
+            (Rlimit::Nofile, self.nofile),
+            (Rlimit::AddressSpace, self.address_space.map(|b| b.0)),
+            (Rlimit::CpuSeconds, self.cpu_seconds),
+            (Rlimit::Processes, self.processes),
+            (Rlimit::FileSize, self.file_size.map(|b| b.0)),
+            (Rlimit::CoreSize, self.core_size.map(|b| b.0)),
+        ]
+        .into_iter()
+        .filter_map(|(limit, value)| Some((limit, value?)))
+        .collect()
+    }
+
+    /// Refuses limits under which no program can start.
+    pub fn validate(&self) -> Result<(), String> {
+        /// Below this a dynamically linked program cannot even map its libraries.
+        const MIN_ADDRESS_SPACE: u64 = 16 << 20;
+        let at_least = |key: &str, value: Option<u64>, min: u64| match value {
+            Some(v) if v < min => Err(format!("`{key}` must be at least {min}")),
+            _ => Ok(()),
+        };
+        // stdin, stdout, stderr, the listening socket and a few more.
+        at_least("nofile", self.nofile, 8)?;
+        at_least("cpu-seconds", self.cpu_seconds, 1)?;
+        at_least("processes", self.processes, 1)?;
+        if let Some(size) = self.address_space
+            && size.0 < MIN_ADDRESS_SPACE
+        {
+            return Err(format!(
+                "`address-space` = {size} is too small to start a program; give at least {}",
+                ByteSize(MIN_ADDRESS_SPACE)
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A plugin, ready to load.
 #[derive(Debug, Clone)]
 pub struct PluginPlan {
@@ -81,10 +167,16 @@ pub struct PluginPlan {
     pub command: Vec<String>,
     pub address: Option<PluginAddress>,
     pub subject: Option<String>,
+    /// `rpc` over NATS: a credentials file, made absolute.
+    pub credentials: Option<PathBuf>,
+    /// `rpc` over NATS: TLS root certificates, made absolute.
+    pub tls_ca: Option<PathBuf>,
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
     pub timeout: Duration,
     pub max_in_flight: usize,
+    /// `rpc` with `command`: the resource limits of the program.
+    pub rlimits: Rlimits,
     /// `wasm`: interfaces the plugin may import with its component's grants.
     pub share: Vec<InterfaceName>,
 }
@@ -111,6 +203,8 @@ impl PluginPlan {
             command: config.command.clone().unwrap_or_default(),
             address,
             subject: config.subject.clone(),
+            credentials: config.credentials.as_ref().map(|p| base.join(p)),
+            tls_ca: config.tls_ca.as_ref().map(|p| base.join(p)),
             env: config.env.clone(),
             cwd: config
                 .cwd
@@ -123,6 +217,7 @@ impl PluginPlan {
                 .map(|t| t.0)
                 .unwrap_or(Self::DEFAULT_TIMEOUT),
             max_in_flight: config.max_in_flight.unwrap_or(Self::DEFAULT_MAX_IN_FLIGHT),
+            rlimits: config.rlimits.unwrap_or_default(),
             share: config.share.clone().unwrap_or_default(),
         }
     }

@@ -8,6 +8,9 @@ use super::*;
 #[path = "../../../tests/all/nats_server.rs"]
 #[allow(dead_code)]
 mod nats_server;
+#[path = "../../../tests/all/server_process.rs"]
+#[allow(dead_code)]
+mod server_process;
 
 use nats_server::NatsServer;
 
@@ -30,9 +33,9 @@ fn a_bad_url_is_a_config_error() {
 
 #[test]
 fn one_backend_per_url_per_process() {
-    let a = NatsBackend::shared("nats://127.0.0.1:4999").unwrap();
-    let b = NatsBackend::shared("nats://127.0.0.1:4999").unwrap();
-    let c = NatsBackend::shared("nats://127.0.0.1:4998").unwrap();
+    let a = NatsBackend::shared("nats://127.0.0.1:4999", &NatsAuth::default()).unwrap();
+    let b = NatsBackend::shared("nats://127.0.0.1:4999", &NatsAuth::default()).unwrap();
+    let c = NatsBackend::shared("nats://127.0.0.1:4998", &NatsAuth::default()).unwrap();
     assert!(Arc::ptr_eq(&a, &b));
     assert!(!Arc::ptr_eq(&a, &c));
 }
@@ -224,5 +227,51 @@ async fn concurrent_increments_are_exact() {
     assert_eq!(
         backend.get(&b, "n").await.unwrap().as_deref(),
         Some(&b"200"[..])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_and_password_in_the_url_authenticate_and_wrong_ones_are_named() {
+    let server = NatsServer::start_with(&["--user", "kv", "--pass", "s3cret"]);
+    let url = |userinfo: &str| format!("nats://{userinfo}@127.0.0.1:{}", server.port);
+    let bucket = scope("app", "default");
+    let backend = NatsBackend::new(&url("kv:s3cret")).unwrap();
+    backend.set(&bucket, "k", b"v").await.unwrap();
+    assert_eq!(
+        backend.get(&bucket, "k").await.unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+
+    let wrong = NatsBackend::new(&url("kv:wrong")).unwrap();
+    let err = wrong
+        .get(&bucket, "k")
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "the NATS server at nats://kv:***@127.0.0.1:{} refused the key-value connection's credentials",
+            server.port
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("wrong"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_credentials_file_is_named() {
+    let auth = NatsAuth {
+        credentials: Some("/nonexistent/user.creds".into()),
+        tls_ca: None,
+    };
+    let backend = NatsBackend::with_auth("nats://127.0.0.1:1", auth).unwrap();
+    let err = backend
+        .get(&scope("app", "default"), "k")
+        .await
+        .expect_err("no file")
+        .to_string();
+    assert!(
+        err.contains("cannot read the NATS credentials file /nonexistent/user.creds"),
+        "{err}"
     );
 }

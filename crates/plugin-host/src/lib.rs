@@ -9,14 +9,17 @@
 //! - [`rpc`]: a program spoken to over wRPC on a Unix socket or TCP, started, watched and
 //!   restarted by the host, or already running at an address.
 //!
-//! All of Manifold's `unsafe` for plugins is in this crate (`dylib.rs`).
+//! All of Manifold's `unsafe` for plugins is in this crate (`dylib.rs`, and setting the
+//! rlimits of a started plugin in `rlimits.rs`).
 
 mod codec;
 pub mod dylib;
 mod handles;
 mod link;
 pub mod nats;
+mod pool;
 mod provider;
+mod rlimits;
 pub mod rpc;
 mod transport;
 mod typed;

@@ -21,17 +21,16 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use async_nats::connection::State;
-use async_nats::{Client, ConnectOptions, StatusCode};
+use async_nats::{Client, StatusCode};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
+use manifold_nats_client::NatsServers;
 use tokio::sync::OnceCell;
 
 /// The wRPC protocol token in invocation subjects.
 pub const PROTOCOL: &str = "wrpc.0.0.1";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
 
 /// The subject a plugin serving `func` of `instance` under `prefix` subscribes to.
 pub fn invocation_subject(prefix: &str, instance: &str, func: &str) -> String {
@@ -85,22 +84,23 @@ impl std::fmt::Display for NatsError {
 
 /// The host's connection to one NATS server, for one plugin.
 pub struct NatsClient {
-    url: String,
+    servers: NatsServers,
     prefix: String,
     connection: OnceCell<Client>,
 }
 
 impl NatsClient {
-    pub fn new(url: &str, prefix: &str) -> NatsClient {
+    pub fn new(servers: NatsServers, prefix: &str) -> NatsClient {
         NatsClient {
-            url: url.to_string(),
+            servers,
             prefix: prefix.to_string(),
             connection: OnceCell::new(),
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
+    /// The servers, passwords hidden.
+    pub fn servers(&self) -> &str {
+        self.servers.shown()
     }
 
     pub fn prefix(&self) -> &str {
@@ -112,39 +112,12 @@ impl NatsClient {
     async fn client(&self) -> anyhow::Result<&Client> {
         let client = self
             .connection
-            .get_or_try_init(|| async {
-                let url = self.url.clone();
-                ConnectOptions::new()
-                    .name("manifold-plugin-host")
-                    .connection_timeout(CONNECT_TIMEOUT)
-                    .max_reconnects(None)
-                    .reconnect_delay_callback(|attempts| {
-                        let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
-                        (Duration::from_millis(50) * attempts).min(MAX_RECONNECT_DELAY)
-                    })
-                    .event_callback(move |event| {
-                        let url = url.clone();
-                        async move {
-                            match event {
-                                async_nats::Event::Disconnected => tracing::warn!(
-                                    "plugin NATS connection to {url} lost; reconnecting"
-                                ),
-                                async_nats::Event::Connected => {
-                                    tracing::info!("plugin NATS connection to {url} established")
-                                }
-                                other => tracing::debug!(event = %other, "plugin NATS event"),
-                            }
-                        }
-                    })
-                    .connect(self.url.as_str())
-                    .await
-                    .with_context(|| format!("cannot connect to the NATS server at {}", self.url))
-            })
+            .get_or_try_init(|| self.servers.connect("plugin", CONNECT_TIMEOUT))
             .await?;
-        if client.connection_state() != State::Connected {
+        if !manifold_nats_client::is_connected(client) {
             bail!(
                 "not connected to the NATS server at {} (reconnecting in the background)",
-                self.url
+                self.servers.shown()
             );
         }
         Ok(client)

@@ -1,6 +1,6 @@
 //! RPC plugins: a program spoken to over wRPC (framing from `wrpc-transport`; one connection
-//! per call, as wRPC's Unix and TCP transports specify) on a Unix socket or TCP, or over NATS
-//! on a subject prefix (`nats.rs`).
+//! per call, as wRPC's Unix and TCP transports specify, dialed ahead of the call by
+//! `pool.rs`) on a Unix socket or TCP, or over NATS on a subject prefix (`nats.rs`).
 //!
 //! With a `command`, the host starts the program itself: environment cleared (only the
 //! manifest's `env`, `MANIFOLD_PLUGIN_ADDRESS` and, over NATS, `MANIFOLD_PLUGIN_SUBJECT`),
@@ -19,11 +19,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
+use manifold_nats_client::{NatsAuth, NatsServers};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
-use wrpc_transport::Invoke as _;
 
 use crate::nats::{NatsClient, NatsError};
+use crate::pool::{Connection, Dialer, Pool};
+use crate::rlimits::ChildLimits;
 use crate::transport::{CallError, CallFuture, Transport};
 
 /// Where calls go.
@@ -31,8 +33,12 @@ use crate::transport::{CallError, CallFuture, Transport};
 enum Endpoint {
     Unix(PathBuf),
     Tcp(String),
-    /// A NATS server URL and the subject prefix.
-    Nats(String, String),
+    /// NATS servers (the URL as written, for the plugin, and parsed) and the subject prefix.
+    Nats {
+        url: String,
+        servers: NatsServers,
+        prefix: String,
+    },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -40,16 +46,18 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
             Endpoint::Tcp(a) => write!(f, "tcp:{a}"),
-            Endpoint::Nats(url, prefix) => write!(f, "{url} subject {prefix}"),
+            Endpoint::Nats {
+                servers, prefix, ..
+            } => write!(f, "{} subject {prefix}", servers.shown()),
         }
     }
 }
 
 /// The plugin process's state as calls see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Status {
-    generation: u64,
-    ready: bool,
+pub(crate) struct Status {
+    pub(crate) generation: u64,
+    pub(crate) ready: bool,
 }
 
 /// A plugin reached over wRPC.
@@ -64,6 +72,10 @@ pub struct RpcPlugin {
     restart: Option<(watch::Sender<u64>, Arc<watch::Sender<Status>>)>,
     /// The NATS connection, for an endpoint on NATS.
     nats: Option<NatsClient>,
+    /// Connections dialed ahead, for an endpoint on a Unix socket or TCP.
+    pool: Option<Arc<Pool>>,
+    /// Keeps `pool` topped up; stopped when the plugin is dropped.
+    _dialer: Option<SupervisorGuard>,
     /// Whether the host started the plugin (and so waits for it to subscribe over NATS).
     supervised: bool,
     /// Stops the supervisor (and so the process) when the plugin is dropped.
@@ -103,7 +115,19 @@ impl RpcPlugin {
                 if let Err(e) = crate::nats::check_prefix(&prefix) {
                     bail!("plugin `{}`: {e}", plan.name);
                 }
-                (Endpoint::Nats(url.clone(), prefix), None)
+                let auth = NatsAuth {
+                    credentials: plan.credentials.clone(),
+                    tls_ca: plan.tls_ca.clone(),
+                };
+                let servers = NatsServers::parse(&format!("plugin `{}`'s", plan.name), url, auth)?;
+                (
+                    Endpoint::Nats {
+                        url: url.clone(),
+                        servers,
+                        prefix,
+                    },
+                    None,
+                )
             }
             None => {
                 let dir = tempfile::Builder::new()
@@ -126,6 +150,8 @@ impl RpcPlugin {
             // naming it, instead of retrying it forever in the background.
             resolve_program(&plan.command, &plan.cwd)
                 .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
+            let limits = ChildLimits::new(&plan.rlimits)
+                .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
             let handle = tokio::runtime::Handle::try_current()
                 .context("RPC plugins need a Tokio runtime")?;
             let supervisor = Supervisor {
@@ -133,6 +159,11 @@ impl RpcPlugin {
                 command: plan.command.clone(),
                 env: plan.env.clone().into_iter().collect(),
                 cwd: plan.cwd.clone(),
+                limits,
+                nats_auth: NatsAuth {
+                    credentials: plan.credentials.clone(),
+                    tls_ca: plan.tls_ca.clone(),
+                },
                 endpoint: endpoint.clone(),
                 status: tx.clone(),
                 restart_requests,
@@ -140,12 +171,29 @@ impl RpcPlugin {
             Some(SupervisorGuard(handle.spawn(supervisor.run())))
         };
         let nats = match &endpoint {
-            Endpoint::Nats(url, prefix) => Some(NatsClient::new(url, prefix)),
+            Endpoint::Nats {
+                servers, prefix, ..
+            } => Some(NatsClient::new(servers.clone(), prefix)),
             _ => None,
+        };
+        let pool = match &endpoint {
+            Endpoint::Unix(path) => Some(Pool::new(Dialer::Unix(path.clone()))),
+            Endpoint::Tcp(addr) => Some(Pool::new(Dialer::Tcp(addr.clone()))),
+            Endpoint::Nats { .. } => None,
+        };
+        let dialer = match &pool {
+            Some(pool) => {
+                tokio::runtime::Handle::try_current()
+                    .context("RPC plugins need a Tokio runtime")?;
+                Some(SupervisorGuard(pool.clone().spawn_dialer(status.clone())))
+            }
+            None => None,
         };
         Ok(RpcPlugin {
             name: plan.name.clone(),
             nats,
+            pool,
+            _dialer: dialer,
             supervised: !plan.command.is_empty(),
             endpoint,
             timeout: plan.timeout,
@@ -157,20 +205,31 @@ impl RpcPlugin {
         })
     }
 
-    async fn invoke(&self, instance: &str, func: &str, params: Bytes) -> anyhow::Result<Bytes> {
+    /// Calls `func` on the plugin of `generation` (which a waiting connection must belong to).
+    async fn invoke(
+        &self,
+        generation: u64,
+        instance: &str,
+        func: &str,
+        params: Bytes,
+    ) -> anyhow::Result<Bytes> {
         const NO_ASYNC_PATHS: &[&[Option<usize>]] = &[];
-        let (mut outgoing, mut incoming) = match &self.endpoint {
-            Endpoint::Unix(path) => {
-                wrpc_transport::unix::Client::from(path.clone())
-                    .invoke((), instance, func, params, NO_ASYNC_PATHS)
+        let Some(pool) = &self.pool else {
+            return self.invoke_nats(instance, func, params).await;
+        };
+        let (mut outgoing, mut incoming) = match pool.connection(generation).await? {
+            Connection::Unix(stream) => {
+                let (rx, tx) = stream.into_split();
+                let rx = tokio::io::BufReader::new(rx);
+                wrpc_transport::frame::invoke(tx, rx, instance, func, params, NO_ASYNC_PATHS)
                     .await?
             }
-            Endpoint::Tcp(addr) => {
-                wrpc_transport::tcp::Client::from(addr.as_str())
-                    .invoke((), instance, func, params, NO_ASYNC_PATHS)
+            Connection::Tcp(stream) => {
+                let (rx, tx) = stream.into_split();
+                let rx = tokio::io::BufReader::new(rx);
+                wrpc_transport::frame::invoke(tx, rx, instance, func, params, NO_ASYNC_PATHS)
                     .await?
             }
-            Endpoint::Nats(..) => return self.invoke_nats(instance, func, params).await,
         };
         // Every parameter went with the invocation: say so, then read the results.
         outgoing
@@ -234,7 +293,7 @@ impl RpcPlugin {
                 func: what(),
                 message: "its supervisor stopped".into(),
             })?;
-        let result = self.invoke(instance, func, params).await;
+        let result = self.invoke(ready.generation, instance, func, params).await;
         let now = *self.status.borrow();
         match result {
             Ok(bytes) if bytes.is_empty() && now.generation != ready.generation => {
@@ -315,6 +374,9 @@ struct Supervisor {
     command: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
+    limits: ChildLimits,
+    /// Passed on to a plugin over NATS, which needs the same credentials.
+    nats_auth: NatsAuth,
     endpoint: Endpoint,
     status: Arc<watch::Sender<Status>>,
     /// The generation a call found speaking garbage: restart it.
@@ -355,7 +417,7 @@ impl Supervisor {
                                 child.wait().await
                             }
                         };
-                        tracing::warn!(plugin = self.name, ?exit, "plugin exited; restarting it");
+                        self.report_exit(exit);
                         // Its handles died with it: a new generation at once, so they are
                         // refused from now on rather than sent to the next process.
                         generation += 1;
@@ -389,15 +451,22 @@ impl Supervisor {
             .env_clear()
             .envs(self.env.iter().cloned());
         match &self.endpoint {
-            Endpoint::Nats(url, prefix) => {
+            Endpoint::Nats { url, prefix, .. } => {
                 command
                     .env("MANIFOLD_PLUGIN_ADDRESS", url)
                     .env("MANIFOLD_PLUGIN_SUBJECT", prefix);
+                if let Some(path) = &self.nats_auth.credentials {
+                    command.env("MANIFOLD_PLUGIN_NATS_CREDENTIALS", path);
+                }
+                if let Some(path) = &self.nats_auth.tls_ca {
+                    command.env("MANIFOLD_PLUGIN_NATS_TLS_CA", path);
+                }
             }
             other => {
                 command.env("MANIFOLD_PLUGIN_ADDRESS", other.to_string());
             }
         }
+        self.limits.apply(&mut command);
         command
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
@@ -444,6 +513,34 @@ impl Supervisor {
         Ok(child)
     }
 
+    /// Says how the plugin ended; a signal that a limit sends, or that a runtime raises when
+    /// an allocation fails, is pointed at the plugin's `rlimits`.
+    fn report_exit(&self, exit: std::io::Result<std::process::ExitStatus>) {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = match exit {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::warn!(plugin = self.name, "plugin exited ({e}); restarting it");
+                return;
+            }
+        };
+        // SIGKILL, SIGABRT, SIGSEGV, SIGXCPU, SIGXFSZ.
+        let limit_signal = matches!(status.signal(), Some(9 | 6 | 11 | 24 | 25));
+        if limit_signal && !self.limits.is_empty() {
+            tracing::warn!(
+                plugin = self.name,
+                "plugin exited ({status}); it runs under rlimits, which it may have hit \
+                 (an allocation beyond `address-space`, CPU time beyond `cpu-seconds`, a file \
+                 beyond `file-size`); restarting it"
+            );
+        } else {
+            tracing::warn!(
+                plugin = self.name,
+                "plugin exited ({status}); restarting it"
+            );
+        }
+    }
+
     /// Polls until the plugin accepts connections; false if it exits or takes too long.
     async fn wait_listening(&self, child: &mut tokio::process::Child) -> bool {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -457,7 +554,7 @@ impl Supervisor {
                 Endpoint::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
                 // Nothing to probe: whether it subscribed shows in each call (see
                 // `invoke_nats`).
-                Endpoint::Nats(..) => true,
+                Endpoint::Nats { .. } => true,
             };
             if up {
                 return true;

@@ -17,7 +17,7 @@ use manifold_config::{
     AppPlan, BlobstoreBackend, ComponentPlan, ConfigSource as ConfigSourceChoice, InterfaceName,
     KeyValueBackend, Mode, ProviderConfig, ProviderKind,
 };
-use manifold_keyvalue_nats::NatsBackend;
+use manifold_keyvalue_nats::{NatsAuth, NatsBackend};
 use manifold_keyvalue_redis::RedisBackend;
 use manifold_provider::{Bindings, Provider};
 
@@ -96,13 +96,19 @@ fn blobstore_provider(
         BlobstoreBackend::Embedded {} => {
             BlobstoreProvider::new(&app.data_dir, &app.name, &component.blobstore)
         }
-        BlobstoreBackend::Nats { url } => {
-            BlobstoreProvider::with_backend(&app.name, &component.blobstore, || {
-                let backend = BlobNatsBackend::shared(url)
-                    .map_err(|e| BlobstoreError::Backend(Box::new(e)))?;
-                Ok(backend)
-            })
-        }
+        BlobstoreBackend::Nats {
+            url,
+            credentials,
+            tls_ca,
+        } => BlobstoreProvider::with_backend(&app.name, &component.blobstore, || {
+            let auth = NatsAuth {
+                credentials: credentials.clone(),
+                tls_ca: tls_ca.clone(),
+            };
+            let backend = BlobNatsBackend::shared(url, &auth)
+                .map_err(|e| BlobstoreError::Backend(Box::new(e)))?;
+            Ok(backend)
+        }),
     }
 }
 
@@ -129,8 +135,16 @@ fn keyvalue_backend(
         KeyValueBackend::Redis { url } => {
             RedisBackend::shared(url).map_err(|e| backend_error(Box::new(e)))?
         }
-        KeyValueBackend::Nats { url } => {
-            NatsBackend::shared(url).map_err(|e| backend_error(Box::new(e)))?
+        KeyValueBackend::Nats {
+            url,
+            credentials,
+            tls_ca,
+        } => {
+            let auth = NatsAuth {
+                credentials: credentials.clone(),
+                tls_ca: tls_ca.clone(),
+            };
+            NatsBackend::shared(url, &auth).map_err(|e| backend_error(Box::new(e)))?
         }
     })
 }

@@ -1,0 +1,278 @@
+//! How Manifold connects to NATS, for the key-value and blobstore backends and for RPC
+//! plugins: one parser for server lists, one reconnect policy, one way to log connection
+//! events, and NATS authentication:
+//!
+//! - a user and password, or a token, in the URL: `nats://user:password@host:4222`,
+//!   `nats://token@host:4222`;
+//! - a credentials file (a user JWT and its NKey seed, as `nsc` writes them);
+//! - TLS: `tls://host:4222` requires it; `tls_ca` adds the root certificate(s) of a private
+//!   CA (PEM) to the system's.
+//!
+//! Errors name the server without its password.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::{Client, ConnectErrorKind, ConnectOptions, ServerAddr};
+
+/// The longest wait between two reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// A list of NATS servers that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{what} NATS URL {url:?} is not usable: {reason}; expected e.g. \"nats://127.0.0.1:4222\" \
+     (several servers separated by commas)"
+)]
+pub struct UrlError {
+    what: String,
+    url: String,
+    reason: String,
+}
+
+/// Connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "the NATS server at {servers} refused the {label} connection's credentials ({detail}); \
+         check the user and password or token in the URL, or the credentials file"
+    )]
+    Auth {
+        label: String,
+        servers: String,
+        detail: String,
+    },
+    #[error("cannot read the NATS {what} {path}: {source}", path = path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot connect the {label} connection to the NATS server at {servers}: {detail}")]
+    Other {
+        label: String,
+        servers: String,
+        detail: String,
+    },
+}
+
+/// How to authenticate to NATS besides what the URL says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct NatsAuth {
+    /// A credentials file (a user JWT and its NKey seed).
+    pub credentials: Option<PathBuf>,
+    /// Root certificates (PEM) to trust for TLS, besides the system's.
+    pub tls_ca: Option<PathBuf>,
+}
+
+/// NATS servers and how to authenticate to them.
+#[derive(Debug, Clone)]
+pub struct NatsServers {
+    servers: Vec<ServerAddr>,
+    /// The servers as the user wrote them, passwords and tokens hidden.
+    shown: String,
+    auth: NatsAuth,
+}
+
+impl NatsServers {
+    /// Parses `url`, one server or several separated by commas, each `nats://` or `tls://`
+    /// with optional `user:password@` or `token@`. `what` names the user in errors (e.g.
+    /// "the key-value").
+    pub fn parse(what: &str, url: &str, auth: NatsAuth) -> Result<NatsServers, UrlError> {
+        let bad = |reason: String| UrlError {
+            what: what.to_owned(),
+            url: redact(url),
+            reason,
+        };
+        let servers = url
+            .split(',')
+            .map(|part| {
+                let part = part.trim();
+                if !(part.starts_with("nats://") || part.starts_with("tls://")) {
+                    return Err(bad(format!(
+                        "{:?} does not start with nats:// or tls://",
+                        redact(part)
+                    )));
+                }
+                part.parse::<ServerAddr>()
+                    .map_err(|e| bad(format!("{:?}: {e}", redact(part))))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NatsServers {
+            servers,
+            shown: redact(url),
+            auth,
+        })
+    }
+
+    /// The servers, without passwords or tokens, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Connects, reconnecting for ever in the background after the first success; events
+    /// are logged as those of the `label` connection (e.g. "key-value"). Needs a Tokio
+    /// runtime.
+    pub async fn connect(&self, label: &str, timeout: Duration) -> Result<Client, ConnectError> {
+        let event_label = label.to_owned();
+        let shown = self.shown.clone();
+        let mut options = ConnectOptions::new()
+            .name(format!("manifold-{}", label.replace(' ', "-")))
+            .connection_timeout(timeout)
+            .max_reconnects(None)
+            .reconnect_delay_callback(|attempts| {
+                let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+                (Duration::from_millis(50) * attempts).min(MAX_RECONNECT_DELAY)
+            })
+            .event_callback(move |event| {
+                let (label, servers) = (event_label.clone(), shown.clone());
+                async move {
+                    match event {
+                        async_nats::Event::Disconnected => tracing::warn!(
+                            "{label} NATS connection to {servers} lost; reconnecting"
+                        ),
+                        async_nats::Event::Connected => {
+                            tracing::info!("{label} NATS connection to {servers} established")
+                        }
+                        other => tracing::debug!(event = %other, "{label} NATS event"),
+                    }
+                }
+            });
+        // async-nats parses `user:password@` in a URL but does not send it: take the first
+        // server's (a cluster shares its accounts).
+        if let Some(server) = self.servers.first() {
+            options = match (server.username(), server.password()) {
+                (Some(user), Some(password)) => {
+                    options.user_and_password(percent_decoded(user), percent_decoded(password))
+                }
+                (Some(token), None) => options.token(percent_decoded(token)),
+                _ => options,
+            };
+        }
+        if let Some(path) = &self.auth.credentials {
+            options =
+                options
+                    .credentials_file(path)
+                    .await
+                    .map_err(|source| ConnectError::File {
+                        what: "credentials file",
+                        path: path.clone(),
+                        source,
+                    })?;
+        }
+        if let Some(path) = &self.auth.tls_ca {
+            // async-nats reads the file only when it connects: check it now, to say which.
+            std::fs::metadata(path).map_err(|source| ConnectError::File {
+                what: "TLS root certificates",
+                path: path.clone(),
+                source,
+            })?;
+            options = options.add_root_certificates(path.clone());
+        }
+        options
+            .connect(self.servers.as_slice())
+            .await
+            .map_err(|e| match e.kind() {
+                ConnectErrorKind::AuthorizationViolation => ConnectError::Auth {
+                    label: label.to_owned(),
+                    servers: self.shown.clone(),
+                    detail: e.to_string(),
+                },
+                _ => ConnectError::Other {
+                    label: label.to_owned(),
+                    servers: self.shown.clone(),
+                    detail: e.to_string(),
+                },
+            })
+    }
+}
+
+/// Whether `client` is connected now (it reconnects in the background otherwise).
+pub fn is_connected(client: &Client) -> bool {
+    client.connection_state() == State::Connected
+}
+
+/// `text` with its `%XX` escapes (as a URL's user info has them) decoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `url` with the password or token of each server replaced by `***`.
+pub fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|part| {
+            let (scheme, rest) = part.split_once("://").unwrap_or(("", part));
+            match rest.split_once('@') {
+                Some((userinfo, host)) => {
+                    let hidden = match userinfo.split_once(':') {
+                        Some((user, _)) => format!("{user}:***"),
+                        None => "***".to_owned(),
+                    };
+                    format!("{scheme}://{hidden}@{host}")
+                }
+                None => part.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_tokens_are_hidden() {
+        assert_eq!(
+            redact("nats://alice:s3cret@a:4222, tls://t0ken@b:4222,nats://c:4222"),
+            "nats://alice:***@a:4222, tls://***@b:4222,nats://c:4222"
+        );
+    }
+
+    #[test]
+    fn user_info_is_percent_decoded() {
+        assert_eq!(percent_decoded("p%40ss%3Aw%2Fd%zz%"), "p@ss:w/d%zz%");
+    }
+
+    #[test]
+    fn urls() {
+        let servers = NatsServers::parse(
+            "the key-value",
+            "nats://u:p@127.0.0.1:4222",
+            NatsAuth::default(),
+        )
+        .unwrap();
+        assert_eq!(servers.shown(), "nats://u:***@127.0.0.1:4222");
+        let err = NatsServers::parse(
+            "the key-value",
+            "nats://a:1,redis://u:pw@b",
+            NatsAuth::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("\"redis://u:***@b\" does not start with"),
+            "{err}"
+        );
+        assert!(!err.contains("pw"), "{err}");
+    }
+}
