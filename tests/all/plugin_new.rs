@@ -157,7 +157,7 @@ fn rust_dylib_scaffold_builds_and_its_stubs_answer_not_implemented() {
     let _ = assert_first_call_not_implemented(
         &dir,
         &format!(
-            "plugin `scaffold-test-dylib` failed manifold:conformance/types@0.1.0#bump: \
+            "plugin `scaffold-test-dylib` panicked in manifold:conformance/types@0.1.0#bump: \
              {NOT_IMPLEMENTED}"
         ),
     );

@@ -464,6 +464,24 @@ mod tests {
     }
 
     #[test]
+    fn rust_dylib_names_do_not_shadow_what_the_signatures_use() {
+        let root = tempfile::tempdir().unwrap();
+        let done = scaffold(&Request {
+            kind: Kind::RustDylib,
+            wit: PathBuf::from(TRICKY),
+            interfaces: vec![],
+            name: Some("string".into()),
+            dir: root.path().join("p"),
+            sdk: SdkDep::Version("0.1.0".into()),
+        })
+        .unwrap();
+        let rs = read(&done, "src/lib.rs");
+        assert!(rs.contains("pub struct String2;"), "{rs}");
+        assert!(rs.contains("impl api::Interface for String2 {"), "{rs}");
+        assert!(rs.contains("export_plugin!(Exports<String2>);"), "{rs}");
+    }
+
+    #[test]
     fn rust_dylib_refuses_what_generate_cannot_serve() {
         let root = tempfile::tempdir().unwrap();
         let wit = root.path().join("x.wit");

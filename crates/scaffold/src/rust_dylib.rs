@@ -34,7 +34,11 @@ pub fn render(model: &Model, project: &Project) -> anyhow::Result<Vec<(String, S
         )
     })?;
     let bindings = Gen { resolve };
-    let mut taken = Vec::new();
+    // Names at the crate root the stubs must not shadow: the bindings' `Exports`, the
+    // prelude's types the signatures use, and `Self`.
+    let mut taken: Vec<String> = ["Exports", "String", "Vec", "Option", "Result", "Self"]
+        .map(String::from)
+        .to_vec();
     let plugin = unique(&mut taken, &project.name.to_upper_camel_case());
     let plugin = Ident::new(&plugin, Span::call_site());
     let mut items = Vec::new();
