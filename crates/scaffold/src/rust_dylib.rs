@@ -155,10 +155,7 @@ fn stub(
     let decl: syn::TraitItemFn = syn::parse2(without_super(decl))
         .map_err(|e| anyhow!("{}: the signature does not parse (a bug): {e}", f.name))?;
     let sig = decl.sig;
-    let message = not_implemented(
-        qualified,
-        &manifold_plugin_api::rpc_func_name(&f.name).to_string(),
-    );
+    let message = not_implemented(qualified, manifold_plugin_api::rpc_func_name(&f.name));
     Ok(quote!(#sig { panic!(#message) }))
 }
 
