@@ -118,8 +118,9 @@ pub fn render(model: &Model, project: &Project) -> anyhow::Result<Vec<(String, S
                 attrs: Vec::new(),
                 items: vec![item],
             };
-            prelude_names(&prettyplease::unparse(&one))
+            prettyplease::unparse(&one)
                 .replace("    }\n    fn ", "    }\n\n    fn ")
+                .replace(";\n    fn ", ";\n\n    fn ")
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -152,8 +153,9 @@ fn stub(
     let decl = bindings
         .signature(f, cx, method)
         .map_err(|e| anyhow!("{}: {e}", f.name))?;
-    let decl: syn::TraitItemFn = syn::parse2(without_super(decl))
-        .map_err(|e| anyhow!("{}: the signature does not parse (a bug): {e}", f.name))?;
+    let decl: syn::TraitItemFn =
+        syn::parse_str(&prelude_names(&without_super(decl).to_string()))
+            .map_err(|e| anyhow!("{}: the signature does not parse (a bug): {e}", f.name))?;
     let sig = decl.sig;
     let message = not_implemented(qualified, manifold_plugin_api::rpc_func_name(&f.name));
     Ok(quote!(#sig { panic!(#message) }))
@@ -186,12 +188,13 @@ fn without_super(tokens: TokenStream) -> TokenStream {
 }
 
 /// The bindings spell the standard types by full path; the stubs use the prelude's names.
-/// (Generated paths always have a module before a type name, so nothing else matches.)
+/// `code` is a token stream as text (`:: std :: string :: String`). Generated paths are
+/// `module::Type` at most, so nothing else matches.
 fn prelude_names(code: &str) -> String {
-    code.replace("::std::string::String", "String")
-        .replace("::std::vec::Vec", "Vec")
-        .replace("::core::option::Option", "Option")
-        .replace("::core::result::Result", "Result")
+    code.replace(":: std :: string :: String", "String")
+        .replace(":: std :: vec :: Vec", "Vec")
+        .replace(":: core :: option :: Option", "Option")
+        .replace(":: core :: result :: Result", "Result")
 }
 
 /// The library this kind builds, relative to the project: `target/release/libNAME.so`.
