@@ -25,7 +25,12 @@ fn main() -> Result<()> {
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(entry).display());
     }
-    for entry in ["plugin-sdk", "plugin-sdk-macros", "plugin-api"] {
+    for entry in [
+        "plugin-sdk",
+        "plugin-sdk-macros",
+        "plugin-sdk-gen",
+        "plugin-api",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             root.join("crates").join(entry).display()

@@ -143,7 +143,8 @@ fn python_rpc_scaffold_is_valid_python_and_its_stubs_answer_not_implemented() {
 fn rust_dylib_scaffold_builds_and_its_stubs_answer_not_implemented() {
     let (_root, dir) = scaffold("rust-dylib", "scaffold-test-dylib");
     let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
-    assert!(lib.contains("fn counter_add(&self"), "{lib}");
+    assert!(lib.contains("impl types::Counter for Counter {"), "{lib}");
+    assert!(lib.contains("fn add(&self, n: u64) -> u64 {"), "{lib}");
     cargo_build(
         &dir,
         &format!(
@@ -156,8 +157,30 @@ fn rust_dylib_scaffold_builds_and_its_stubs_answer_not_implemented() {
     let _ = assert_first_call_not_implemented(
         &dir,
         &format!(
-            "plugin `scaffold-test-dylib` failed manifold:conformance/types@0.1.0#bump: \
+            "plugin `scaffold-test-dylib` panicked in manifold:conformance/types@0.1.0#bump: \
              {NOT_IMPLEMENTED}"
+        ),
+    );
+}
+
+/// The scaffold's signatures are the ones `generate!` makes, for a WIT with keywords, `use`
+/// across interfaces, resources and an interface left out by `--interface`: it compiles.
+#[test]
+fn rust_dylib_scaffold_of_tricky_wit_compiles() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("scaffold-test-tricky");
+    let wit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/scaffold/tests/tricky.wit"
+    );
+    let out = plugin_new("rust-dylib", wit, &dir, &["--interface", "api"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    cargo_build(
+        &dir,
+        &format!(
+            "target/release/{}scaffold_test_tricky{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
         ),
     );
 }

@@ -153,7 +153,7 @@ pub fn scaffold(request: &Request) -> anyhow::Result<Scaffold> {
     let mut files = vec![(format!("wit/{wit_file}"), wit_text)];
     let (source, build) = match request.kind {
         Kind::RustDylib => (
-            rust_dylib::render(&model, &project),
+            rust_dylib::render(&model, &project)?,
             Some("cargo build --release"),
         ),
         Kind::RustRpc => (
@@ -428,14 +428,32 @@ mod tests {
     }
 
     #[test]
-    fn rust_dylib_has_one_method_per_function_and_the_sdk_dependency() {
+    fn rust_dylib_implements_every_trait_generate_makes_with_its_signatures() {
         let (_root, done) = render(Kind::RustDylib, TRICKY, &["api"]);
         let rs = read(&done, "src/lib.rs");
-        assert!(
-            rs.contains("(\"acme:tricky/api@0.2.0\", \"type\") => self.type_(params),"),
-            "{rs}"
-        );
-        assert!(!rs.contains("blob.read"), "only the api interface:\n{rs}");
+        for expected in [
+            "manifold_plugin_sdk::generate!(\"wit/tricky.wit\");",
+            "export_plugin!(Exports<Tricky>);",
+            "#[derive(Default)]\npub struct Tricky;",
+            "impl api::Interface for Tricky {",
+            "fn r#type(&self, self_: u32, r#in: api::Kind) -> Result<(), ()> {",
+            "panic!(\"not implemented: acme:tricky/api@0.2.0#type\")",
+            "fn take(\n        &self,\n        b: <Self as base::Interface>::Blob,\n        \
+             h: api::Handler,\n    ) -> Result<(), String> {",
+            "fn peek(&self, b: &<Self as base::Interface>::Blob) -> (api::Alias, api::V) {",
+            "fn nothing(&self) {",
+            "fn flagged(&self, f: api::Bits) -> api::Bits {",
+            // Not picked, but `Exports` needs it.
+            "impl base::Interface for Tricky {",
+            "type Blob = Blob;",
+            "impl base::Blob for Blob {",
+            "fn new(data: Vec<u8>) -> Self {",
+            "fn read(&self, n: u32) -> Option<Vec<u8>> {",
+            "fn make() -> Self {",
+            "panic!(\"not implemented: acme:tricky/base@0.2.0#blob.read\")",
+        ] {
+            assert!(rs.contains(expected), "no {expected:?} in:\n{rs}");
+        }
         assert!(read(&done, "Cargo.toml").contains("manifold-plugin-sdk = \"0.1.0\""));
         assert!(
             done.manifest
@@ -443,6 +461,48 @@ mod tests {
             "{}",
             done.manifest
         );
+    }
+
+    #[test]
+    fn rust_dylib_names_do_not_shadow_what_the_signatures_use() {
+        let root = tempfile::tempdir().unwrap();
+        let done = scaffold(&Request {
+            kind: Kind::RustDylib,
+            wit: PathBuf::from(TRICKY),
+            interfaces: vec![],
+            name: Some("string".into()),
+            dir: root.path().join("p"),
+            sdk: SdkDep::Version("0.1.0".into()),
+        })
+        .unwrap();
+        let rs = read(&done, "src/lib.rs");
+        assert!(rs.contains("pub struct String2;"), "{rs}");
+        assert!(rs.contains("impl api::Interface for String2 {"), "{rs}");
+        assert!(rs.contains("export_plugin!(Exports<String2>);"), "{rs}");
+    }
+
+    #[test]
+    fn rust_dylib_refuses_what_generate_cannot_serve() {
+        let root = tempfile::tempdir().unwrap();
+        let wit = root.path().join("x.wit");
+        std::fs::write(
+            &wit,
+            "package a:b; interface i { resource r; record h { r: r } f: func(h: h); }",
+        )
+        .unwrap();
+        let err = scaffold(&Request {
+            kind: Kind::RustDylib,
+            wit: wit.clone(),
+            interfaces: vec![],
+            name: Some("x".into()),
+            dir: root.path().join("p"),
+            sdk: SdkDep::Version("0.1.0".into()),
+        })
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("typed bindings (generate!)"), "{err}");
+        assert!(err.contains("type `h` holds a resource handle"), "{err}");
+        assert!(!root.path().join("p/src").exists(), "nothing written");
     }
 
     #[test]

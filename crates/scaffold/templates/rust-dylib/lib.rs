@@ -1,36 +1,26 @@
 //! {{NAME}}: a Manifold dynamic-library plugin, scaffolded from wit/{{WIT_FILE}} by
-//! `manifold plugin new`, on `manifold-plugin-sdk`'s value-based `Plugin` trait.
+//! `manifold plugin new`, on `manifold-plugin-sdk`'s typed bindings.
 //!
-//! The SDK decodes each call's parameters by the WIT's types into `Value`s and encodes the
-//! results back: `Value::U64` for a `u64`, `Value::String`, `Value::Bytes` for `list<u8>`,
-//! `Value::List`, `Value::Record(fields)` and `Value::Tuple` with fields in order,
-//! `Value::Variant(case, payload)` and `Value::Enum(case)` by case index,
-//! `Value::Flags(indices)`, `Value::Option`, `Value::Result`, and `Value::Handle(bytes)` for
-//! a resource (bytes you choose when you create one). A function answers with no value or
-//! one, as its WIT says.
+//! `generate!` reads the WIT at compile time and makes a module per interface: its types as
+//! ordinary Rust types (records as structs, variants and enums as enums, `list<T>` as
+//! `Vec<T>`, `option`/`result` as `Option`/`Result`, flags as a bit set), a trait
+//! `Interface` with one method per function, and a trait per resource, implemented by the
+//! type the interface's trait names for it. `Exports<T>` turns a `T` implementing every
+//! interface's trait into the plugin the host loads.
 //!
-//! Every stub answers `Err("not implemented: …")`: the host fails that call (the guest's
-//! call traps with the message) and goes on. A panic is caught the same way.
+//! Every stub panics with "not implemented: …". A panic is how a plugin fails a call the
+//! WIT gives no error for: the host catches it, fails that call (the guest's call traps with
+//! the message) and goes on. Return a WIT `result`'s `Err` for errors the WIT declares.
 
-use manifold_plugin_sdk::{Call, Plugin, Value, export_plugin};
+use manifold_plugin_sdk::export_plugin;
 
+manifold_plugin_sdk::generate!("wit/{{WIT_FILE}}");
+
+/// The plugin: one value for the host's whole process, shared by every call (`&self`;
+/// use atomics or a `Mutex` for state).
 #[derive(Default)]
-struct {{TYPE}};
+pub struct {{TYPE}};
 
-impl Plugin for {{TYPE}} {
-    const WIT: &'static str = include_str!("../wit/{{WIT_FILE}}");
+{{IMPLS}}
 
-    fn call(&self, call: Call<'_>) -> Result<Vec<Value>, String> {
-        let params = call.params.as_slice();
-        match (call.interface, call.func) {
-{{ARMS}}
-            (interface, func) => Err(format!("this plugin has no function {interface}#{func}")),
-        }
-    }
-}
-
-impl {{TYPE}} {
-{{STUBS}}
-}
-
-export_plugin!({{TYPE}});
+export_plugin!(Exports<{{TYPE}}>);

@@ -293,7 +293,7 @@ impl<'a> Gen<'a> {
 
     /// `fn name(&self, a: A) -> R;` (`with_self`: a method, whose `self` parameter is the
     /// resource).
-    fn signature(&self, f: &Function, cx: &Cx, method: bool) -> Result<TokenStream, String> {
+    pub fn signature(&self, f: &Function, cx: &Cx, method: bool) -> Result<TokenStream, String> {
         let name = match f.kind {
             FunctionKind::Constructor(_) => snake("new"),
             _ => snake(f.item_name()),

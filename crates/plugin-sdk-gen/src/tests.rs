@@ -16,7 +16,7 @@ mod tempfile_dir {
     impl Dir {
         pub fn new(name: &str) -> Dir {
             let path = std::env::temp_dir()
-                .join(format!("manifold-sdk-macros-{name}-{}", std::process::id()));
+                .join(format!("manifold-sdk-gen-{name}-{}", std::process::id()));
             std::fs::create_dir_all(&path).unwrap();
             Dir(path)
         }
