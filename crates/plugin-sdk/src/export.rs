@@ -153,27 +153,33 @@ unsafe extern "C" fn call<D: Dispatch>(
     // aliased during the call.
     let (dispatch, params, out) =
         unsafe { (&*ctx.cast::<D>(), slice(params, params_len), &mut *out) };
-    let mut buf = OUT.with(Cell::take);
-    buf.clear();
-    let outcome = catch_unwind(AssertUnwindSafe(|| match u32::try_from(index) {
-        Ok(index) => dispatch.call(index, params, &mut buf),
-        Err(_) => Err(format!("this plugin has no function {index}")),
-    }));
-    let status = match outcome {
-        Ok(Ok(())) => STATUS_OK,
-        Ok(Err(message)) => {
-            buf.clear();
-            buf.extend_from_slice(message.as_bytes());
-            STATUS_ERROR
+    // One access to the thread-local buffer per call: in a `cdylib` each is a call to
+    // `__tls_get_addr`, a visible part of a small call's cost.
+    OUT.with(|kept| {
+        let mut buf = kept.take();
+        buf.clear();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match u32::try_from(index) {
+            Ok(index) => dispatch.call(index, params, &mut buf),
+            Err(_) => Err(format!("this plugin has no function {index}")),
+        }));
+        let status = match outcome {
+            Ok(Ok(())) => STATUS_OK,
+            Ok(Err(message)) => {
+                buf.clear();
+                buf.extend_from_slice(message.as_bytes());
+                STATUS_ERROR
+            }
+            Err(panic) => {
+                buf.clear();
+                buf.extend_from_slice(panic_message(&*panic).as_bytes());
+                STATUS_PANIC
+            }
+        };
+        if let Some(buf) = reply(buf, out) {
+            kept.set(buf);
         }
-        Err(panic) => {
-            buf.clear();
-            buf.extend_from_slice(panic_message(&*panic).as_bytes());
-            STATUS_PANIC
-        }
-    };
-    reply(buf, out);
-    status
+        status
+    })
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
@@ -184,16 +190,15 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("panic")
 }
 
-/// Puts `bytes` into the host's buffer if they fit, else hands the buffer over.
-fn reply(bytes: Vec<u8>, out: &mut Buf) {
+/// Puts `bytes` into the host's buffer if they fit and gives them back to be kept for the
+/// next call, else hands the buffer over.
+fn reply(bytes: Vec<u8>, out: &mut Buf) -> Option<Vec<u8>> {
     if !out.ptr.is_null() && bytes.len() <= out.cap {
         // SAFETY: the host lends `cap` writable bytes at `ptr` (the ABI), which do not overlap
         // our own buffer; we write `bytes.len() <= cap` of them.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.ptr, bytes.len()) };
         out.len = bytes.len();
-        if bytes.capacity() <= MAX_KEPT {
-            OUT.with(|cell| cell.set(bytes));
-        }
+        (bytes.capacity() <= MAX_KEPT).then_some(bytes)
     } else {
         let mut bytes = std::mem::ManuallyDrop::new(bytes);
         *out = Buf {
@@ -201,6 +206,7 @@ fn reply(bytes: Vec<u8>, out: &mut Buf) {
             len: bytes.len(),
             cap: bytes.capacity(),
         };
+        None
     }
 }
 
