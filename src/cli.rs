@@ -337,7 +337,7 @@ fn run(args: RunArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<Ex
     // Inside the runtime: RPC plugins start their supervisors while the app loads.
     let _in_runtime = runtime.enter();
     let app = App::load(&plan, Mode::Run, cache(&args.app).as_ref())?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         for component in &app.components {
             match manifold_runtime::run::run_cli(&app.engine, component).await? {
                 RunOutcome::Exited(0) => {}
@@ -352,7 +352,13 @@ fn run(args: RunArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<Ex
             }
         }
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Stop the plugins, and let what they wrote last reach the log before the host exits.
+    drop(app);
+    runtime.block_on(manifold_runtime::flush_plugin_logs(
+        std::time::Duration::from_secs(2),
+    ));
+    outcome
 }
 
 fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<ExitCode> {

@@ -331,6 +331,26 @@ impl RpcPlugin {
     }
 }
 
+/// The tasks copying what started plugins write to stdout and stderr into the host's log.
+static LOG_FORWARDERS: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits, up to `grace`, until everything the plugins the host started wrote is in the
+/// host's log. For the end of a run, after the plugins were dropped (which stops their
+/// processes, so their output ends): the last words of a plugin that failed a call, often
+/// the only explanation of the failure, are then not lost when the host exits first.
+pub async fn flush_plugin_logs(grace: Duration) {
+    let forwarders = std::mem::take(
+        &mut *LOG_FORWARDERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let deadline = tokio::time::Instant::now() + grace;
+    for forwarder in forwarders {
+        let _ = tokio::time::timeout_at(deadline, forwarder).await;
+    }
+}
+
 /// Reading a plugin's results failed.
 #[derive(Debug, thiserror::Error)]
 #[error("reading the results: {0}")]
@@ -498,7 +518,7 @@ impl Supervisor {
         ] {
             if let Some(stream) = stream {
                 let name = self.name.clone();
-                tokio::spawn(async move {
+                let forwarder = tokio::spawn(async move {
                     let mut lines = tokio::io::BufReader::new(stream).lines();
                     while let Ok(Some(line)) = lines.next_line().await {
                         if is_err {
@@ -508,6 +528,11 @@ impl Supervisor {
                         }
                     }
                 });
+                let mut forwarders = LOG_FORWARDERS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                forwarders.retain(|f| !f.is_finished());
+                forwarders.push(forwarder);
             }
         }
         Ok(child)

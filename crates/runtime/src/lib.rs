@@ -30,6 +30,7 @@ pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineOptions, EpochTicker, new_engine};
 pub use failure::{Failure, describe_failure};
 pub use load::{ComponentBytes, explain_missing_export, read_component};
+pub use manifold_plugin_host::rpc::flush_plugin_logs;
 pub use plugins::{PluginUse, Plugins, providers};
 
 /// An app whose components are compiled, linked and ready to instantiate.
