@@ -20,6 +20,7 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
 use manifold_nats_client::{NatsAuth, NatsServers};
+use manifold_plugin_api::wire::{Reader, WireError, put};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
 
@@ -213,36 +214,13 @@ impl RpcPlugin {
         func: &str,
         params: Bytes,
     ) -> anyhow::Result<Bytes> {
-        const NO_ASYNC_PATHS: &[&[Option<usize>]] = &[];
         let Some(pool) = &self.pool else {
             return self.invoke_nats(instance, func, params).await;
         };
-        let (mut outgoing, mut incoming) = match pool.connection(generation).await? {
-            Connection::Unix(stream) => {
-                let (rx, tx) = stream.into_split();
-                let rx = tokio::io::BufReader::new(rx);
-                wrpc_transport::frame::invoke(tx, rx, instance, func, params, NO_ASYNC_PATHS)
-                    .await?
-            }
-            Connection::Tcp(stream) => {
-                let (rx, tx) = stream.into_split();
-                let rx = tokio::io::BufReader::new(rx);
-                wrpc_transport::frame::invoke(tx, rx, instance, func, params, NO_ASYNC_PATHS)
-                    .await?
-            }
-        };
-        // Every parameter went with the invocation: say so, then read the results.
-        outgoing
-            .shutdown()
-            .await
-            .context("closing the parameters")?;
-        drop(outgoing);
-        let mut results = Vec::new();
-        incoming
-            .read_to_end(&mut results)
-            .await
-            .map_err(ReadFailure)?;
-        Ok(results.into())
+        match pool.connection(generation).await? {
+            Connection::Unix(stream) => invoke_framed(stream, instance, func, &params).await,
+            Connection::Tcp(stream) => invoke_framed(stream, instance, func, &params).await,
+        }
     }
 
     /// A call over NATS. A plugin the host started may not have subscribed yet: "no
@@ -349,6 +327,92 @@ pub async fn flush_plugin_logs(grace: Duration) {
     for forwarder in forwarders {
         let _ = tokio::time::timeout_at(deadline, forwarder).await;
     }
+}
+
+/// One wRPC invocation of a synchronous function on its own connection (wRPC's framing,
+/// version 0; `docs/plugins.md`, "The protocol, byte by byte"): the header and the
+/// parameters as one frame on path `[]` in one write, the writing side shut, then every frame
+/// of the answer read to the end. Parameters and results of a synchronous function travel on
+/// path `[]` only, so this needs none of the per-call tasks and channels of
+/// `wrpc_transport::frame::invoke`, whose demultiplexing serves async values; the bytes on
+/// the wire are the same.
+async fn invoke_framed<S>(
+    mut stream: S,
+    instance: &str,
+    func: &str,
+    params: &[u8],
+) -> anyhow::Result<Bytes>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use bytes::Buf as _;
+    let params_len = u32::try_from(params.len())
+        .map_err(|_| anyhow::anyhow!("{} bytes of parameters exceed wRPC's frame", params.len()))?;
+    let mut head = Vec::with_capacity(16 + instance.len() + func.len());
+    head.push(0); // the framing version
+    put::bytes(&mut head, instance.as_bytes());
+    put::bytes(&mut head, func.as_bytes());
+    head.push(0); // path []
+    put::uleb(&mut head, u64::from(params_len));
+    let mut invocation = bytes::Buf::chain(head.as_slice(), params);
+    while invocation.has_remaining() {
+        stream
+            .write_buf(&mut invocation)
+            .await
+            .context("sending the invocation")?;
+    }
+    stream.shutdown().await.context("closing the parameters")?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.map_err(ReadFailure)?;
+    root_stream(answer.into()).map_err(|e| ReadFailure(e).into())
+}
+
+/// The data of every frame of `answer`, which must all be on path `[]`. Bytes that are not
+/// framing, or a frame on another path, are `InvalidData` (the plugin no longer speaks the
+/// protocol); a frame cut short is `UnexpectedEof` (the plugin died mid-answer).
+fn root_stream(answer: Bytes) -> std::io::Result<Bytes> {
+    use std::io::{Error, ErrorKind};
+    let framing = |e: WireError| match e {
+        WireError::Truncated { .. } => Error::new(ErrorKind::UnexpectedEof, format!("{e}")),
+        e => Error::new(ErrorKind::InvalidData, format!("not wRPC framing: {e}")),
+    };
+    let mut reader = Reader::new(&answer);
+    let mut frames = Vec::new();
+    while reader.offset() < answer.len() {
+        let depth = reader.uleb(32).map_err(framing)?;
+        if depth != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "a frame on a path of depth {depth}; a synchronous function answers on path []"
+                ),
+            ));
+        }
+        let len = reader.uleb(64).map_err(framing)?;
+        let start = reader.offset();
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        reader.take(len).map_err(|_| {
+            Error::new(
+                ErrorKind::UnexpectedEof,
+                format!(
+                    "a frame of {len} bytes ended after {}",
+                    answer.len() - start
+                ),
+            )
+        })?;
+        frames.push(start..start + len);
+    }
+    Ok(match frames.as_slice() {
+        [] => Bytes::new(),
+        [one] => answer.slice(one.clone()),
+        more => {
+            let mut joined = Vec::with_capacity(more.iter().map(|r| r.len()).sum());
+            for range in more {
+                joined.extend_from_slice(&answer[range.clone()]);
+            }
+            joined.into()
+        }
+    })
 }
 
 /// Reading a plugin's results failed.
