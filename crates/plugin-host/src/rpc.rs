@@ -20,7 +20,7 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
 use manifold_nats_client::{NatsAuth, NatsServers};
-use manifold_plugin_api::wire::{Reader, WireError, put};
+use manifold_plugin_api::wire::put;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
 
@@ -362,56 +362,35 @@ where
             .context("sending the invocation")?;
     }
     stream.shutdown().await.context("closing the parameters")?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.map_err(ReadFailure)?;
-    root_stream(answer.into()).map_err(|e| ReadFailure(e).into())
+    let mut answer = bytes::BytesMut::with_capacity(4096);
+    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {}
+    root_stream(answer).map_err(|e| ReadFailure(e).into())
 }
 
-/// The data of every frame of `answer`, which must all be on path `[]`. Bytes that are not
-/// framing, or a frame on another path, are `InvalidData` (the plugin no longer speaks the
-/// protocol); a frame cut short is `UnexpectedEof` (the plugin died mid-answer).
-fn root_stream(answer: Bytes) -> std::io::Result<Bytes> {
-    use std::io::{Error, ErrorKind};
-    let framing = |e: WireError| match e {
-        WireError::Truncated { .. } => Error::new(ErrorKind::UnexpectedEof, format!("{e}")),
-        e => Error::new(ErrorKind::InvalidData, format!("not wRPC framing: {e}")),
-    };
-    let mut reader = Reader::new(&answer);
+/// The data of every frame of `answer`, decoded with wRPC's frame codec; a synchronous
+/// function answers on path `[]` only. A frame on another path, or bytes that are not framing,
+/// are `InvalidInput`/`InvalidData` (the plugin no longer speaks the protocol); a frame cut
+/// short is `UnexpectedEof` (the plugin died mid-answer).
+fn root_stream(mut rest: bytes::BytesMut) -> std::io::Result<Bytes> {
+    use tokio_util::codec::Decoder as _;
+    let mut decoder = wrpc_transport::frame::Decoder::new(0, u64::from(u32::MAX));
     let mut frames = Vec::new();
-    while reader.offset() < answer.len() {
-        let depth = reader.uleb(32).map_err(framing)?;
-        if depth != 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidData,
-                format!(
-                    "a frame on a path of depth {depth}; a synchronous function answers on path []"
-                ),
-            ));
-        }
-        let len = reader.uleb(64).map_err(framing)?;
-        let start = reader.offset();
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        reader.take(len).map_err(|_| {
-            Error::new(
-                ErrorKind::UnexpectedEof,
-                format!(
-                    "a frame of {len} bytes ended after {}",
-                    answer.len() - start
-                ),
-            )
-        })?;
-        frames.push(start..start + len);
+    while let Some(frame) = decoder.decode(&mut rest)? {
+        frames.push(frame.data);
     }
-    Ok(match frames.as_slice() {
-        [] => Bytes::new(),
-        [one] => answer.slice(one.clone()),
-        more => {
-            let mut joined = Vec::with_capacity(more.iter().map(|r| r.len()).sum());
-            for range in more {
-                joined.extend_from_slice(&answer[range.clone()]);
-            }
-            joined.into()
-        }
+    if !rest.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "the answer ends inside a frame ({} bytes left over)",
+                rest.len()
+            ),
+        ));
+    }
+    Ok(match frames.len() {
+        0 => Bytes::new(),
+        1 => frames.pop().unwrap_or_default(),
+        _ => frames.concat().into(),
     })
 }
 
@@ -680,4 +659,36 @@ fn find_in_path(program: &str, path: &str) -> Option<PathBuf> {
     std::env::split_paths(path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+
+    use super::root_stream;
+
+    #[test]
+    fn answers_are_the_data_of_root_frames() {
+        assert_eq!(&root_stream([0, 1, 42][..].into()).unwrap()[..], [42]);
+        assert_eq!(
+            &root_stream([0, 1, 1, 0, 2, 2, 3][..].into()).unwrap()[..],
+            [1, 2, 3]
+        );
+        assert!(root_stream(bytes::BytesMut::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn broken_framing_is_told_apart_from_a_cut_answer() {
+        let kind = |bytes: &[u8]| root_stream(bytes.into()).unwrap_err().kind();
+        let garbage = |k| matches!(k, ErrorKind::InvalidInput | ErrorKind::InvalidData);
+        // A frame on path [5]: not an answer of a synchronous function.
+        assert!(garbage(kind(&[1, 5, 2, b'h', b'i'])));
+        // Not LEB128 at all.
+        assert!(garbage(kind(&[0xde, 0xad, 0xbe, 0xef, 0xde, 0xad])));
+        // 65,536 bytes announced, three sent.
+        assert_eq!(
+            kind(&[0, 0x80, 0x80, 0x04, 1, 2, 3]),
+            ErrorKind::UnexpectedEof
+        );
+    }
 }
