@@ -50,11 +50,11 @@ use manifold_builtin_blobstore::backend::{
     ObjectNames, ObjectWriter, ScopedContainer,
 };
 use manifold_builtin_keyvalue::backend::shared_backend;
-use manifold_nats_client::NatsServers;
+use manifold_nats_client::{JetStream, LazyJetStream, NatsServers};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-use tokio::sync::{OnceCell, mpsc};
+use tokio::sync::mpsc;
 
 use names::{bucket_name, marker_name, object_name, object_prefix};
 
@@ -79,16 +79,10 @@ pub struct NatsBackend {
 }
 
 struct Inner {
-    servers: NatsServers,
-    connection: OnceCell<Connection>,
+    connection: LazyJetStream,
     /// Open object stores by app; an entry is dropped when a call on it fails, so a store that
     /// vanished (a server that lost its storage) is looked up, or created, again.
     stores: Mutex<HashMap<String, Store>>,
-}
-
-struct Connection {
-    client: Client,
-    jetstream: jetstream::Context,
 }
 
 /// The object store of one app.
@@ -113,8 +107,12 @@ impl NatsBackend {
         let servers = NatsServers::parse("the blobstore", url, auth)?;
         Ok(NatsBackend {
             inner: Arc::new(Inner {
-                servers,
-                connection: OnceCell::new(),
+                connection: LazyJetStream::new(
+                    servers,
+                    "blobstore",
+                    CONNECT_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                ),
                 stores: Mutex::new(HashMap::new()),
             }),
         })
@@ -131,27 +129,8 @@ impl NatsBackend {
 impl Inner {
     /// The connection, made on first use (which needs a Tokio runtime); an error while the
     /// client is between connections.
-    async fn connection(&self) -> BackendResult<&Connection> {
-        let connection = self
-            .connection
-            .get_or_try_init(|| async {
-                let client = self
-                    .servers
-                    .connect("blobstore", CONNECT_TIMEOUT)
-                    .await
-                    .map_err(|err| BackendError::storage(err.to_string()))?;
-                let mut jetstream = jetstream::new(client.clone());
-                jetstream.set_timeout(REQUEST_TIMEOUT);
-                Ok::<_, BackendError>(Connection { client, jetstream })
-            })
-            .await?;
-        if !manifold_nats_client::is_connected(&connection.client) {
-            return Err(BackendError::storage(format!(
-                "not connected to the NATS server at {} (reconnecting in the background)",
-                self.servers.shown()
-            )));
-        }
-        Ok(connection)
+    async fn connection(&self) -> BackendResult<&JetStream> {
+        self.connection.get().await.map_err(BackendError::storage)
     }
 
     /// The object store of app `app`, created if it does not exist yet.

@@ -25,7 +25,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use async_nats::Client;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures_util::{TryStreamExt, future};
@@ -33,8 +32,7 @@ use manifold_builtin_keyvalue::backend::{
     Backend, BackendError, BackendResult, BoxFuture, Counter, KeyPage, KeyValue, ScopedBucket,
     Swap, incremented, shared_backend,
 };
-use manifold_nats_client::NatsServers;
-use tokio::sync::OnceCell;
+use manifold_nats_client::{JetStream, LazyJetStream, NatsServers};
 
 use names::{MAX_ENCODED_KEY, bucket_name, decode_key, encode_key};
 
@@ -52,16 +50,10 @@ pub use manifold_nats_client::UrlError as ConfigError;
 
 /// A NATS server (or cluster) with JetStream, holding the buckets of apps. Cheap to share.
 pub struct NatsBackend {
-    servers: NatsServers,
-    connection: OnceCell<Connection>,
+    connection: LazyJetStream,
     /// Open JetStream buckets; an entry is dropped when a call on it fails, so a bucket that
     /// vanished (a server that lost its storage) is looked up, or created, again.
     stores: Mutex<HashMap<ScopedBucket, kv::Store>>,
-}
-
-struct Connection {
-    client: Client,
-    jetstream: jetstream::Context,
 }
 
 impl NatsBackend {
@@ -75,8 +67,7 @@ impl NatsBackend {
     pub fn with_auth(url: &str, auth: NatsAuth) -> Result<NatsBackend, ConfigError> {
         let servers = NatsServers::parse("the key-value", url, auth)?;
         Ok(NatsBackend {
-            servers,
-            connection: OnceCell::new(),
+            connection: LazyJetStream::new(servers, "key-value", CONNECT_TIMEOUT, REQUEST_TIMEOUT),
             stores: Mutex::new(HashMap::new()),
         })
     }
@@ -90,27 +81,8 @@ impl NatsBackend {
 
     /// The connection, made on first use (which needs a Tokio runtime); an error while the
     /// client is between connections.
-    async fn connection(&self) -> BackendResult<&Connection> {
-        let connection = self
-            .connection
-            .get_or_try_init(|| async {
-                let client = self
-                    .servers
-                    .connect("key-value", CONNECT_TIMEOUT)
-                    .await
-                    .map_err(|err| BackendError::storage(err.to_string()))?;
-                let mut jetstream = jetstream::new(client.clone());
-                jetstream.set_timeout(REQUEST_TIMEOUT);
-                Ok::<_, BackendError>(Connection { client, jetstream })
-            })
-            .await?;
-        if !manifold_nats_client::is_connected(&connection.client) {
-            return Err(BackendError::storage(format!(
-                "not connected to the NATS server at {} (reconnecting in the background)",
-                self.servers.shown()
-            )));
-        }
-        Ok(connection)
+    async fn connection(&self) -> BackendResult<&JetStream> {
+        self.connection.get().await.map_err(BackendError::storage)
     }
 
     /// The JetStream bucket of `scope`, created if it does not exist yet.

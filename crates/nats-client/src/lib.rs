@@ -236,6 +236,66 @@ pub fn redact(url: &str) -> String {
         .join(",")
 }
 
+/// A client and its JetStream context, for a backend that keeps its data in JetStream.
+pub struct JetStream {
+    pub client: Client,
+    pub jetstream: async_nats::jetstream::Context,
+}
+
+/// A [`JetStream`] connection made on first use (which needs a Tokio runtime) and shared by
+/// every call after it.
+pub struct LazyJetStream {
+    servers: NatsServers,
+    label: &'static str,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    connection: tokio::sync::OnceCell<JetStream>,
+}
+
+impl LazyJetStream {
+    /// Nothing is connected until [`LazyJetStream::get`]. `label` names the user in the
+    /// connection's log lines (`key-value`, `blobstore`).
+    pub fn new(
+        servers: NatsServers,
+        label: &'static str,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> LazyJetStream {
+        LazyJetStream {
+            servers,
+            label,
+            connect_timeout,
+            request_timeout,
+            connection: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The connection, made on first use; an error (a message) if it cannot be made, or while
+    /// the client is between connections.
+    pub async fn get(&self) -> Result<&JetStream, String> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| async {
+                let client = self
+                    .servers
+                    .connect(self.label, self.connect_timeout)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                let mut jetstream = async_nats::jetstream::new(client.clone());
+                jetstream.set_timeout(self.request_timeout);
+                Ok::<_, String>(JetStream { client, jetstream })
+            })
+            .await?;
+        if !is_connected(&connection.client) {
+            return Err(format!(
+                "not connected to the NATS server at {} (reconnecting in the background)",
+                self.servers.shown()
+            ));
+        }
+        Ok(connection)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
