@@ -1,6 +1,7 @@
 //! The WIT of the standard interfaces Manifold's built-in providers implement (WASI 0.2.12:
-//! `wasi:cli`, `io`, `clocks`, `random`, `filesystem`, `sockets`, `http`), embedded from the
-//! repository's `wit/deps/` (verbatim copies of `wasmtime-wasi-http` 48.0.8's) and parsed once.
+//! `wasi:cli`, `io`, `clocks`, `random`, `filesystem`, `sockets`, `http`; and WASI 0.3.0, the
+//! next major, without `io`), embedded from the repository's `wit/deps/` (verbatim copies of
+//! `wasmtime-wasi-http` 48.0.8's) and parsed once.
 //!
 //! `manifold-resolve` compares a component's imports against these interfaces, function by
 //! function, so that a component built against another 0.2.x release is judged by what it
@@ -24,6 +25,31 @@ const PACKAGES: &[(&str, &str)] = &[
     ("sockets.wit", include_str!("../../../wit/deps/sockets.wit")),
     ("cli.wit", include_str!("../../../wit/deps/cli.wit")),
     ("http.wit", include_str!("../../../wit/deps/http.wit")),
+    // WASI 0.3.0, a new major next to 0.2 (`wit/deps/0.3.0/`).
+    (
+        "0.3.0/clocks.wit",
+        include_str!("../../../wit/deps/0.3.0/clocks.wit"),
+    ),
+    (
+        "0.3.0/random.wit",
+        include_str!("../../../wit/deps/0.3.0/random.wit"),
+    ),
+    (
+        "0.3.0/filesystem.wit",
+        include_str!("../../../wit/deps/0.3.0/filesystem.wit"),
+    ),
+    (
+        "0.3.0/sockets.wit",
+        include_str!("../../../wit/deps/0.3.0/sockets.wit"),
+    ),
+    (
+        "0.3.0/cli.wit",
+        include_str!("../../../wit/deps/0.3.0/cli.wit"),
+    ),
+    (
+        "0.3.0/http.wit",
+        include_str!("../../../wit/deps/0.3.0/http.wit"),
+    ),
 ];
 
 static BUILTIN: LazyLock<Arc<Resolve>> = LazyLock::new(|| {
@@ -140,6 +166,14 @@ mod tests {
             "wasi:cli/terminal-stderr@0.2.12",
             "wasi:http/types@0.2.12",
             "wasi:http/outgoing-handler@0.2.12",
+            "wasi:cli/run@0.3.0",
+            "wasi:cli/stdout@0.3.0",
+            "wasi:clocks/system-clock@0.3.0",
+            "wasi:filesystem/types@0.3.0",
+            "wasi:sockets/types@0.3.0",
+            "wasi:http/types@0.3.0",
+            "wasi:http/client@0.3.0",
+            "wasi:http/handler@0.3.0",
         ] {
             let n = name(expected);
             assert!(all.contains(&n), "{expected} missing from {all:?}");
@@ -148,6 +182,7 @@ mod tests {
         }
         // Unstable features are not enabled: their items are left out.
         assert!(!all.contains(&name("wasi:clocks/timezone@0.2.12")));
+        assert!(!all.contains(&name("wasi:clocks/timezone@0.3.0")));
     }
 
     #[test]
@@ -159,9 +194,14 @@ mod tests {
                 .functions
                 .contains_key("get-environment")
         );
+        // Without a version: the newest major.
         assert_eq!(
             interface(resolve, &name("wasi:cli/environment")),
-            interface(resolve, &name("wasi:cli/environment@0.2.12"))
+            interface(resolve, &name("wasi:cli/environment@0.3.0"))
+        );
+        assert_ne!(
+            interface(resolve, &name("wasi:cli/environment@0.2.12")),
+            interface(resolve, &name("wasi:cli/environment@0.3.0"))
         );
         assert_eq!(
             interface(resolve, &name("wasi:cli/environment@0.2.0")),
