@@ -341,9 +341,14 @@ fn write_program(out_dir: &Path, name: &str, wasm: &[u8], doc: String) -> Result
         kind(is_component),
         kind(want_component)
     );
-    wasmparser::Validator::new()
-        .validate_all(wasm)
-        .with_context(|| format!("`{name}` is not a valid {}", kind(is_component)))?;
+    // Spelled out rather than left to the default: the WASI 0.3 guests use the
+    // component model's async ABI (`task.return`, streams, futures,
+    // waitable sets), and must keep validating if the default changes.
+    wasmparser::Validator::new_with_features(
+        wasmparser::WasmFeatures::default() | wasmparser::WasmFeatures::CM_ASYNC,
+    )
+    .validate_all(wasm)
+    .with_context(|| format!("`{name}` is not a valid {}", kind(is_component)))?;
 
     let path = out_dir.join(format!("{name}.wasm"));
     fs::write(&path, wasm).with_context(|| format!("writing {}", path.display()))?;
