@@ -123,6 +123,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Reactor,
     },
     Guest {
+        name: "p3-http-hello",
+        core_module: "p3_http_hello.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "peek-app",
         core_module: "peek-app.wasm",
         adapter: Adapter::Command,
