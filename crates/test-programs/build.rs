@@ -128,6 +128,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Proxy,
     },
     Guest {
+        name: "p3-http-probe",
+        core_module: "p3_http_probe.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "peek-app",
         core_module: "peek-app.wasm",
         adapter: Adapter::Command,
