@@ -133,6 +133,11 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Proxy,
     },
     Guest {
+        name: "p3-mixed",
+        core_module: "p3_mixed.wasm",
+        adapter: Adapter::Proxy,
+    },
+    Guest {
         name: "peek-app",
         core_module: "peek-app.wasm",
         adapter: Adapter::Command,
