@@ -123,6 +123,13 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Reactor,
     },
     Guest {
+        name: "p3-cli-probe",
+        core_module: "p3_cli_probe.wasm",
+        // A library exporting wasi:cli/run@0.3.0 itself: std's preview1
+        // imports need the adapter that has no `run` of its own.
+        adapter: Adapter::Reactor,
+    },
+    Guest {
         name: "p3-http-hello",
         core_module: "p3_http_hello.wasm",
         adapter: Adapter::Proxy,
