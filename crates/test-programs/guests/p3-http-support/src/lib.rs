@@ -38,6 +38,10 @@ pub const CHUNK: usize = 64 * 1024;
 /// The outcome of a body: its trailers, or why it broke off.
 pub type BodyEnd = Result<Option<Trailers>, ErrorCode>;
 
+/// Whether a body was handled: what `consume-body` is told, and what
+/// `new` answers about sending one.
+pub type BodyHandled = Result<(), ErrorCode>;
+
 /// Fields holding `content-type: text/plain`, and nothing else.
 pub fn text_plain() -> Fields {
     Fields::from_list(&[("content-type".to_string(), b"text/plain".to_vec())])
@@ -64,10 +68,7 @@ pub fn streaming_response(
 
 /// A `future<result<_, error-code>>` that says `ok` once its writer is
 /// dropped: what `consume-body` wants to hear when the body was handled.
-pub fn ok_when_dropped() -> (
-    FutureWriter<Result<(), ErrorCode>>,
-    FutureReader<Result<(), ErrorCode>>,
-) {
+pub fn ok_when_dropped() -> (FutureWriter<BodyHandled>, FutureReader<BodyHandled>) {
     wit_future::new(|| Ok(()))
 }
 
