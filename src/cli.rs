@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use manifold_config::{
     AppPlan, ByteSize, CliOverrides, DirGrant, EnvGrant, HumanDuration, LimitsConfig, Mode,
-    OutboundPattern, ProviderKind, SourceSpec,
+    OutboundPattern, ProviderKind, ReuseConfig, SourceSpec,
 };
 use manifold_runtime::run::{EXIT_GUEST_FAILED, RunOutcome};
 use manifold_runtime::{App, CompileCache};
@@ -208,6 +208,18 @@ pub struct ServeArgs {
     /// Instances running at once per component; more requests wait [default: 256].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_instances: Option<u32>,
+    /// WASI 0.3 handlers: one fresh instance per request, as for 0.2 handlers [default: reuse instances].
+    #[arg(long, conflicts_with_all = ["reuse_max_requests", "reuse_max_concurrent", "reuse_idle_timeout"])]
+    pub no_reuse: bool,
+    /// WASI 0.3 handlers: requests one instance serves before it is retired [default: 128].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reuse_max_requests: Option<u32>,
+    /// WASI 0.3 handlers: requests one instance serves at once [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reuse_max_concurrent: Option<u32>,
+    /// WASI 0.3 handlers: how long an idle instance is kept for the next request [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub reuse_idle_timeout: Option<HumanDuration>,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub grace: HumanDuration,
@@ -297,7 +309,12 @@ fn plan_from(
     Ok(AppPlan::from_manifest(&manifest, overrides, mode)?)
 }
 
-fn overrides(app: &AppArgs, args: Vec<String>, max_instances: Option<u32>) -> CliOverrides {
+fn overrides(
+    app: &AppArgs,
+    args: Vec<String>,
+    max_instances: Option<u32>,
+    reuse: ReuseConfig,
+) -> CliOverrides {
     CliOverrides {
         dirs: app.dirs.clone(),
         env: app.env.clone(),
@@ -307,6 +324,7 @@ fn overrides(app: &AppArgs, args: Vec<String>, max_instances: Option<u32>) -> Cl
             memory: app.memory,
             fuel: app.fuel,
             max_instances,
+            reuse,
         },
         args,
         keyvalue: app.keyvalue.clone(),
@@ -327,7 +345,7 @@ fn cache(app: &AppArgs) -> Option<CompileCache> {
 }
 
 fn run(args: RunArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<ExitCode> {
-    let overrides = overrides(&args.app, args.args.clone(), None);
+    let overrides = overrides(&args.app, args.args.clone(), None, ReuseConfig::default());
     let mut plan = plan(args.component.as_deref(), &args.app, &overrides, Mode::Run)?;
     crate::dist::resolve_plan(&mut plan, registry)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -362,7 +380,21 @@ fn run(args: RunArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<Ex
 }
 
 fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Result<ExitCode> {
-    let overrides = overrides(&args.app, Vec::new(), args.max_instances);
+    // A reuse setting on the command line turns reuse on, whatever the manifest said.
+    let tuned = args.reuse_max_requests.is_some()
+        || args.reuse_max_concurrent.is_some()
+        || args.reuse_idle_timeout.is_some();
+    let reuse = ReuseConfig {
+        enabled: if args.no_reuse {
+            Some(false)
+        } else {
+            tuned.then_some(true)
+        },
+        max_requests: args.reuse_max_requests,
+        max_concurrent: args.reuse_max_concurrent,
+        idle_timeout: args.reuse_idle_timeout,
+    };
+    let overrides = overrides(&args.app, Vec::new(), args.max_instances, reuse);
     let mut plan = plan(
         args.component.as_deref(),
         &args.app,

@@ -23,6 +23,8 @@ mod providers;
 mod redis_server;
 mod registry;
 mod run;
+mod run_p3;
 mod serve;
+mod serve_p3;
 mod server_process;
 mod util;

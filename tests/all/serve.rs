@@ -129,7 +129,7 @@ fn served_components_get_only_what_is_granted() {
 }
 
 /// A one-shot HTTP server on 127.0.0.1 that answers every request with 200 "upstream".
-fn upstream() -> (String, Arc<AtomicUsize>) {
+pub(crate) fn upstream() -> (String, Arc<AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let hits = Arc::new(AtomicUsize::new(0));

@@ -1,10 +1,11 @@
-//! The built-in provider of `wasi:http` (`types` and `outgoing-handler`), implemented by
-//! `wasmtime-wasi-http`, with an outbound allow-list: a request leaves the host only if its
-//! destination matches one of the component's `allow-outbound` patterns; otherwise the guest
-//! gets `HTTP-request-denied`.
+//! The built-in provider of `wasi:http`, implemented by `wasmtime-wasi-http`: `types` and
+//! `outgoing-handler` at 0.2.12, `types` and `client` at 0.3.0. Both majors send through one
+//! hook, the outbound allow-list: a request leaves the host only if its destination matches
+//! one of the component's `allow-outbound` patterns; otherwise the guest gets
+//! `HTTP-request-denied`.
 //!
-//! The incoming side (`wasi:http/incoming-handler`) is an export of the guest, driven by the
-//! server, not something a provider supplies.
+//! The incoming side (`wasi:http/incoming-handler@0.2`, `wasi:http/handler@0.3`) is an export
+//! of the guest, driven by the server, not something a provider supplies.
 
 use std::sync::{Arc, LazyLock};
 
@@ -12,19 +13,28 @@ use manifold_config::{ComponentPlan, OutboundPattern, default_port};
 use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttp, WasiHttpHooks, WasiHttpView};
 
-/// The version of `wasi:http` that `wasmtime-wasi-http` implements.
+/// The version of `wasi:http` 0.2 that `wasmtime-wasi-http` implements.
 pub const WASI_HTTP_VERSION: &str = "0.2.12";
 
+/// The version of `wasi:http` 0.3 that `wasmtime-wasi-http` implements.
+pub const WASI_HTTP_P3_VERSION: &str = "0.3.0";
+
+/// In the order `add_to_linker` destructures them.
 fn names() -> &'static [InterfaceName] {
     static NAMES: LazyLock<Vec<InterfaceName>> = LazyLock::new(|| {
-        ["wasi:http/types", "wasi:http/outgoing-handler"]
-            .iter()
-            .map(|n| {
-                let full = format!("{n}@{WASI_HTTP_VERSION}");
-                full.parse()
-                    .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}"))
-            })
-            .collect()
+        [
+            ("wasi:http/types", WASI_HTTP_VERSION),
+            ("wasi:http/outgoing-handler", WASI_HTTP_VERSION),
+            ("wasi:http/types", WASI_HTTP_P3_VERSION),
+            ("wasi:http/client", WASI_HTTP_P3_VERSION),
+        ]
+        .iter()
+        .map(|(n, version)| {
+            let full = format!("{n}@{version}");
+            full.parse()
+                .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}"))
+        })
+        .collect()
     });
     &NAMES
 }
@@ -68,8 +78,9 @@ impl Provider for HttpProvider {
 
     fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()> {
         use wasmtime_wasi_http::p2::bindings::http;
-        let [types, outgoing] = names() else {
-            unreachable!("two names")
+        use wasmtime_wasi_http::p3::bindings::http as http3;
+        let [types, outgoing, types3, client3] = names() else {
+            unreachable!("four names")
         };
         if chosen.contains(types) {
             let options = http::types::LinkOptions::default();
@@ -77,6 +88,12 @@ impl Provider for HttpProvider {
         }
         if chosen.contains(outgoing) {
             http::outgoing_handler::add_to_linker::<_, WasiHttp>(linker, InstanceState::http)?;
+        }
+        if chosen.contains(types3) {
+            http3::types::add_to_linker::<_, WasiHttp>(linker, InstanceState::http)?;
+        }
+        if chosen.contains(client3) {
+            http3::client::add_to_linker::<_, WasiHttp>(linker, InstanceState::http)?;
         }
         Ok(())
     }

@@ -1,5 +1,10 @@
-//! The built-in provider of WASI 0.2: `wasi:cli`, `wasi:io`, `wasi:clocks`, `wasi:random`,
-//! `wasi:filesystem` and `wasi:sockets`, implemented by `wasmtime-wasi`.
+//! The built-in provider of WASI 0.2 and 0.3: `wasi:cli`, `wasi:io` (0.2 only; 0.3 streams and
+//! futures are built into the component model), `wasi:clocks`, `wasi:random`,
+//! `wasi:filesystem` and `wasi:sockets`, implemented by `wasmtime-wasi` (`p2` and `p3`).
+//!
+//! Both majors are offered side by side: a component may import some interfaces at 0.2.x
+//! and others at 0.3.0 (Rust std on wasip2 next to 0.3 bindings), and both are served from
+//! the same per-instance context, so a grant means the same thing whichever major uses it.
 //!
 //! Deny at use, not at link: every interface is linked whatever was granted, so components
 //! from toolchains that import the whole WASI set still run; what a guest may touch is
@@ -17,15 +22,21 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 /// The version of the WASI 0.2 interfaces `wasmtime-wasi` implements.
 pub const WASI_VERSION: &str = "0.2.12";
 
+/// The version of the WASI 0.3 interfaces `wasmtime-wasi` implements.
+pub const WASI_P3_VERSION: &str = "0.3.0";
+
 type LinkFn = fn(&mut Linker) -> anyhow::Result<()>;
 
 /// Each interface with the function that links it.
 fn catalog() -> &'static [(InterfaceName, LinkFn)] {
     static CATALOG: LazyLock<Vec<(InterfaceName, LinkFn)>> = LazyLock::new(|| {
-        link_table()
+        let p2 = link_table().into_iter().map(|entry| (entry, WASI_VERSION));
+        let p3 = p3_link_table()
             .into_iter()
-            .map(|(name, link)| {
-                let full = format!("{name}@{WASI_VERSION}");
+            .map(|entry| (entry, WASI_P3_VERSION));
+        p2.chain(p3)
+            .map(|((name, link), version)| {
+                let full = format!("{name}@{version}");
                 let name = full
                     .parse()
                     .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}"));
@@ -174,6 +185,117 @@ fn link_table() -> Vec<(&'static str, LinkFn)> {
         }),
         ("wasi:sockets/udp-create-socket", |l| {
             Ok(sockets::udp_create_socket::add_to_linker::<S, WasiSockets>(
+                l,
+                S::sockets,
+            )?)
+        }),
+        ("wasi:sockets/ip-name-lookup", |l| {
+            Ok(sockets::ip_name_lookup::add_to_linker::<S, WasiSockets>(
+                l,
+                S::sockets,
+            )?)
+        }),
+    ]
+}
+
+/// WASI 0.3.0. `wasi:cli/types` and `wasi:clocks/types` hold only types; an empty
+/// instance stands for them, so the linker finds something under their names.
+fn p3_link_table() -> Vec<(&'static str, LinkFn)> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p3::bindings::{cli, clocks, filesystem, random, sockets};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+
+    fn rng(t: &mut InstanceState) -> &mut wasmtime_wasi::random::WasiRandomCtx {
+        t.wasi.random()
+    }
+    type S = InstanceState;
+    vec![
+        ("wasi:cli/types", |l| {
+            l.instance(&format!("wasi:cli/types@{WASI_P3_VERSION}"))?;
+            Ok(())
+        }),
+        ("wasi:cli/exit", |l| {
+            Ok(cli::exit::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/environment", |l| {
+            Ok(cli::environment::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/stdin", |l| {
+            Ok(cli::stdin::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/stdout", |l| {
+            Ok(cli::stdout::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/stderr", |l| {
+            Ok(cli::stderr::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/terminal-input", |l| {
+            Ok(cli::terminal_input::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/terminal-output", |l| {
+            Ok(cli::terminal_output::add_to_linker::<S, WasiCli>(
+                l,
+                S::cli,
+            )?)
+        }),
+        ("wasi:cli/terminal-stdin", |l| {
+            Ok(cli::terminal_stdin::add_to_linker::<S, WasiCli>(l, S::cli)?)
+        }),
+        ("wasi:cli/terminal-stdout", |l| {
+            Ok(cli::terminal_stdout::add_to_linker::<S, WasiCli>(
+                l,
+                S::cli,
+            )?)
+        }),
+        ("wasi:cli/terminal-stderr", |l| {
+            Ok(cli::terminal_stderr::add_to_linker::<S, WasiCli>(
+                l,
+                S::cli,
+            )?)
+        }),
+        ("wasi:clocks/types", |l| {
+            Ok(clocks::types::add_to_linker::<S, WasiClocks>(l, S::clocks)?)
+        }),
+        ("wasi:clocks/monotonic-clock", |l| {
+            Ok(clocks::monotonic_clock::add_to_linker::<S, WasiClocks>(
+                l,
+                S::clocks,
+            )?)
+        }),
+        ("wasi:clocks/system-clock", |l| {
+            Ok(clocks::system_clock::add_to_linker::<S, WasiClocks>(
+                l,
+                S::clocks,
+            )?)
+        }),
+        ("wasi:random/random", |l| {
+            Ok(random::random::add_to_linker::<S, WasiRandom>(l, rng)?)
+        }),
+        ("wasi:random/insecure", |l| {
+            Ok(random::insecure::add_to_linker::<S, WasiRandom>(l, rng)?)
+        }),
+        ("wasi:random/insecure-seed", |l| {
+            Ok(random::insecure_seed::add_to_linker::<S, WasiRandom>(
+                l, rng,
+            )?)
+        }),
+        ("wasi:filesystem/types", |l| {
+            Ok(filesystem::types::add_to_linker::<S, WasiFilesystem>(
+                l,
+                S::filesystem,
+            )?)
+        }),
+        ("wasi:filesystem/preopens", |l| {
+            Ok(filesystem::preopens::add_to_linker::<S, WasiFilesystem>(
+                l,
+                S::filesystem,
+            )?)
+        }),
+        ("wasi:sockets/types", |l| {
+            Ok(sockets::types::add_to_linker::<S, WasiSockets>(
                 l,
                 S::sockets,
             )?)

@@ -11,6 +11,7 @@ mod limits;
 mod manifest;
 mod plan;
 mod plugin;
+mod reuse;
 mod source;
 
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
@@ -23,6 +24,7 @@ pub use manifest::{
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan, Rlimit, Rlimits};
+pub use reuse::{Reuse, ReuseConfig};
 pub use source::SourceSpec;
 
 /// Errors from reading and validating configuration.

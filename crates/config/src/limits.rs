@@ -101,6 +101,10 @@ pub struct LimitsConfig {
     pub fuel: Option<u64>,
     /// Instances running at once (`serve`); requests beyond it wait for a free slot.
     pub max_instances: Option<u32>,
+    /// Instance reuse of WASI 0.3 HTTP handlers; written as the component's `reuse` key,
+    /// not in `[limits]`.
+    #[serde(skip)]
+    pub reuse: crate::ReuseConfig,
 }
 
 impl LimitsConfig {
@@ -111,6 +115,7 @@ impl LimitsConfig {
             memory: self.memory.or(lower.memory),
             fuel: self.fuel.or(lower.fuel),
             max_instances: self.max_instances.or(lower.max_instances),
+            reuse: self.reuse.or(&lower.reuse),
         }
     }
 
@@ -122,6 +127,7 @@ impl LimitsConfig {
             memory: self.memory.unwrap_or(defaults.memory),
             fuel: self.fuel.or(defaults.fuel),
             max_instances: self.max_instances.unwrap_or(defaults.max_instances),
+            reuse: self.reuse.resolve(),
         }
     }
 }
@@ -134,6 +140,8 @@ pub struct Limits {
     pub memory: ByteSize,
     pub fuel: Option<u64>,
     pub max_instances: u32,
+    /// How a WASI 0.3 HTTP handler's instances are reused (`serve`).
+    pub reuse: crate::Reuse,
 }
 
 impl Limits {
@@ -150,6 +158,7 @@ impl Limits {
             memory: Self::DEFAULT_MEMORY,
             fuel: None,
             max_instances: Self::DEFAULT_MAX_INSTANCES,
+            reuse: crate::Reuse::default(),
         }
     }
 }

@@ -264,6 +264,10 @@ pub struct ComponentConfig {
     /// Limits for this component, over the app's `[limits]`.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Instance reuse of a WASI 0.3 HTTP handler: `false`, `true` or
+    /// `{ max-requests, max-concurrent, idle-timeout }`.
+    #[serde(default)]
+    pub reuse: crate::ReuseConfig,
 }
 
 /// A route: a path prefix starting with `/`. `/api` matches `/api` and `/api/...`, not `/apix`.

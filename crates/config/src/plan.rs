@@ -224,7 +224,14 @@ impl AppPlan {
                 blobstore,
                 config,
                 config_overrides: cli.config.iter().cloned().collect(),
-                limits: cli.limits.or(&c.limits).or(&manifest.limits).resolve(mode),
+                limits: cli
+                    .limits
+                    .or(&LimitsConfig {
+                        reuse: c.reuse,
+                        ..c.limits.clone()
+                    })
+                    .or(&manifest.limits)
+                    .resolve(mode),
             });
         }
         let data_dir = cli

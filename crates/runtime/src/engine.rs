@@ -41,11 +41,14 @@ impl EngineOptions {
     }
 }
 
-/// Builds the engine: component model, async, epoch interruption, copy-on-write memory
+/// Builds the engine: component model (with its async ABI, for WASI 0.3), async, epoch interruption, copy-on-write memory
 /// images, and the pooling allocator when serving.
 pub fn new_engine(options: &EngineOptions) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // WASI 0.3: `async func`, `stream<T>`, `future<T>` (on by default with the crate feature;
+    // said here so that it stays on).
+    config.wasm_component_model_async(true);
     config.epoch_interruption(true);
     config.consume_fuel(options.fuel);
     config.memory_init_cow(true);

@@ -27,7 +27,7 @@ pub use bind::{
     BuiltinCatalogEntry, bind_providers, builtin_catalog, builtin_providers, offers, select,
 };
 pub use cache::{CacheOutcome, CompileCache};
-pub use engine::{EngineOptions, EpochTicker, new_engine};
+pub use engine::{EPOCH_TICK, EngineOptions, EpochTicker, new_engine};
 pub use failure::{Failure, describe_failure};
 pub use load::{ComponentBytes, explain_missing_export, read_component};
 pub use manifold_plugin_host::rpc::flush_plugin_logs;
@@ -145,6 +145,21 @@ impl LoadedComponent {
 
     /// A fresh store for one run or request: providers' state, memory cap, fuel, deadline.
     pub fn new_store(&self, engine: &Engine) -> anyhow::Result<Store<InstanceState>> {
+        self.new_store_with_deadline(engine, self.plan.limits.timeout)
+    }
+
+    /// A fresh store whose instance serves several requests (WASI 0.3 reuse): like
+    /// [`LoadedComponent::new_store`], but the epoch callback only yields, because deadlines
+    /// are per request there, not per instance; the server enforces them.
+    pub fn new_reusable_store(&self, engine: &Engine) -> anyhow::Result<Store<InstanceState>> {
+        self.new_store_with_deadline(engine, None)
+    }
+
+    fn new_store_with_deadline(
+        &self,
+        engine: &Engine,
+        deadline: Option<std::time::Duration>,
+    ) -> anyhow::Result<Store<InstanceState>> {
         let limits = &self.plan.limits;
         let memory_cap = usize::try_from(limits.memory.0).unwrap_or(usize::MAX);
         let mut state = InstanceState::new(memory_cap);
@@ -160,7 +175,7 @@ impl LoadedComponent {
                 let _ = store.set_fuel(u64::MAX);
             }
         }
-        engine::set_deadline(&mut store, limits.timeout);
+        engine::set_deadline(&mut store, deadline);
         Ok(store)
     }
 }

@@ -96,14 +96,34 @@ pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) 
     };
     let mut message = format!("{source} does not export {wanted}; it exports {listed}");
     let has = |iface: &str| exports.iter().any(|e| e.starts_with(iface));
-    if wanted.starts_with("wasi:cli/run") && has("wasi:http/incoming-handler") {
+    let is_http = has("wasi:http/incoming-handler@") || has("wasi:http/handler@");
+    if wanted.starts_with("wasi:cli/run") && is_http {
         message.push_str(&format!(
             "\nhint: this is an HTTP component; serve it with `manifold serve {source}`"
         ));
-    } else if wanted.starts_with("wasi:http/incoming-handler") && has("wasi:cli/run") {
+    } else if wanted.starts_with("wasi:http/") && has("wasi:cli/run@") {
         message.push_str(&format!(
             "\nhint: this is a command-line component; run it with `manifold run {source}`"
         ));
+    }
+    // An entry point at a release candidate (`wasi:http/handler@0.3.0-rc-2026-03-15`):
+    // pre-releases match only themselves, and this host serves the final releases.
+    let entry_points = [
+        "wasi:cli/run@",
+        "wasi:http/handler@",
+        "wasi:http/incoming-handler@",
+    ];
+    for export in &exports {
+        if let Some((interface, version)) = export.split_once('@')
+            && entry_points.iter().any(|p| export.starts_with(p))
+            && version.contains('-')
+        {
+            let release = version.split('-').next().unwrap_or(version);
+            message.push_str(&format!(
+                "\nhint: it exports {interface} at the pre-release {version}, which only a host of \
+                 that exact pre-release runs; rebuild it against the release {release}"
+            ));
+        }
     }
     message
 }

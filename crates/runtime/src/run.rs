@@ -1,10 +1,13 @@
 //! `manifold run`: instantiate a `wasi:cli/run` component once and map its outcome to an
-//! exit code.
+//! exit code. A component exports `run` at 0.2 (a plain function) or at 0.3 (an `async func`,
+//! driven inside the store's concurrent event loop); the grants, limits and exit codes are the
+//! same for both.
 
 use anyhow::{Context as _, bail};
 use wasmtime::Engine;
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p3::bindings::CommandPre as CommandPreP3;
 
 use crate::LoadedComponent;
 use crate::failure::{Failure, describe_failure};
@@ -23,17 +26,36 @@ pub const EXIT_GUEST_FAILED: u8 = 134;
 
 /// Runs the component's `wasi:cli/run` export to completion.
 pub async fn run_cli(engine: &Engine, component: &LoadedComponent) -> anyhow::Result<RunOutcome> {
+    enum Pre {
+        P2(CommandPre<manifold_provider::InstanceState>),
+        P3(CommandPreP3<manifold_provider::InstanceState>),
+    }
     let pre = match CommandPre::new(component.pre.clone()) {
-        Ok(pre) => pre,
-        Err(_) => bail!(
-            "{}",
-            crate::load::explain_missing_export(component, "wasi:cli/run")
-        ),
+        Ok(pre) => Pre::P2(pre),
+        Err(_) => match CommandPreP3::new(component.pre.clone()) {
+            Ok(pre) => Pre::P3(pre),
+            Err(_) => bail!(
+                "{}",
+                crate::load::explain_missing_export(component, "wasi:cli/run (@0.2.x or @0.3.x)")
+            ),
+        },
     };
     let mut store = component.new_store(engine)?;
     let result = async {
-        let command = pre.instantiate_async(&mut store).await?;
-        command.wasi_cli_run().call_run(&mut store).await
+        match &pre {
+            Pre::P2(pre) => {
+                let command = pre.instantiate_async(&mut store).await?;
+                command.wasi_cli_run().call_run(&mut store).await
+            }
+            Pre::P3(pre) => {
+                let command = pre.instantiate_async(&mut store).await?;
+                store
+                    .run_concurrent(async |accessor| {
+                        command.wasi_cli_run().call_run(accessor).await
+                    })
+                    .await?
+            }
+        }
     };
     let result = match component.plan.limits.timeout {
         // Past the deadline the epoch callback stops a busy guest; this timer stops one that

@@ -1,11 +1,16 @@
 //! `manifold serve`: an HTTP/1.1 and HTTP/2 server that routes each request by path prefix to
-//! a `wasi:http/incoming-handler` component and runs it in a fresh instance.
+//! a component exporting `wasi:http/incoming-handler@0.2` or `wasi:http/handler@0.3`.
 //!
-//! Per request: wait for a free instance slot (the component's `max-instances`), build a
-//! store, instantiate from the `InstancePre`, call `handle`, stream the response body out as
-//! the guest writes it. A guest that traps, loops or exhausts its memory only fails its own
-//! request (500, or 504 past the deadline), logged with the reason and the guest's backtrace.
+//! A 0.2 handler gets a fresh instance per request: wait for a free instance slot (the
+//! component's `max-instances`), build a store, instantiate from the `InstancePre`, call
+//! `handle`, stream the response body out as the guest writes it. A guest that traps, loops
+//! or exhausts its memory only fails its own request (500, or 504 past the deadline), logged
+//! with the reason and the guest's backtrace.
+//!
+//! A 0.3 handler's instances are reused across requests, several at once (`p3.rs`), unless
+//! the component says `reuse = false`.
 
+mod p3;
 mod router;
 
 use std::convert::Infallible;
@@ -25,17 +30,31 @@ use manifold_runtime::{App, Failure, LoadedComponent, describe_failure};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime_wasi_http::WasiHttpView as _;
+use wasmtime_wasi_http::handler::{
+    ExpirationError, InstantiationError, ProxyHandler, TrapOrPanicError,
+};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
 
 pub use router::Router;
 
 /// One routed component, ready to serve.
 pub struct Route {
     pub component: Arc<LoadedComponent>,
-    pre: ProxyPre<manifold_provider::InstanceState>,
-    slots: Arc<Semaphore>,
+    handler: Handler,
+}
+
+/// How a route's requests reach its component.
+enum Handler {
+    /// `wasi:http/incoming-handler@0.2`: one instance per request.
+    P2 {
+        pre: ProxyPre<manifold_provider::InstanceState>,
+        slots: Arc<Semaphore>,
+    },
+    /// `wasi:http/handler@0.3`: instances reused, requests concurrent on one instance.
+    P3(ProxyHandler<p3::Pool>),
 }
 
 /// Everything a connection needs to serve requests.
@@ -50,19 +69,30 @@ impl Server {
     pub fn new(app: Arc<App>) -> anyhow::Result<Server> {
         let mut routes = Vec::new();
         for component in &app.components {
-            let pre = ProxyPre::new(component.pre.clone()).map_err(|_| {
-                anyhow::anyhow!(manifold_runtime::explain_missing_export(
-                    component,
-                    "wasi:http/incoming-handler"
-                ))
-            })?;
             let slots = Arc::new(Semaphore::new(component.plan.limits.max_instances as usize));
+            let handler = match ProxyPre::new(component.pre.clone()) {
+                Ok(pre) => Handler::P2 { pre, slots },
+                Err(_) => match ServicePre::new(component.pre.clone()) {
+                    Ok(pre) => Handler::P3(ProxyHandler::new(p3::Pool::new(
+                        component.clone(),
+                        app.engine.clone(),
+                        pre,
+                        slots,
+                    ))),
+                    Err(_) => anyhow::bail!(
+                        "{}",
+                        manifold_runtime::explain_missing_export(
+                            component,
+                            "wasi:http/incoming-handler@0.2.x or wasi:http/handler@0.3.x"
+                        )
+                    ),
+                },
+            };
             routes.push((
                 component.plan.route.clone(),
                 Route {
                     component: component.clone(),
-                    pre,
-                    slots,
+                    handler,
                 },
             ));
         }
@@ -139,16 +169,22 @@ impl Server {
             tracing::info!(%method, path, status = 404, duration_ms = ms(started), "no route");
             return text_response(404, "no component is mounted on this path\n");
         };
+        let (pre, slots) = match &route.handler {
+            Handler::P2 { pre, slots } => (pre, slots),
+            Handler::P3(handler) => {
+                return p3_request(handler, &route.component, req, method, path, started).await;
+            }
+        };
         let component = &route.component;
         let limits = &component.plan.limits;
         let deadline = limits.timeout;
 
         // Wait for a free instance slot, but not past the deadline.
         let wait = deadline.unwrap_or(Duration::from_secs(30));
-        let permit = match route.slots.clone().try_acquire_owned() {
+        let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => Ok(permit),
             // Only a request that has to wait pays for a timer.
-            Err(_) => match tokio::time::timeout(wait, route.slots.clone().acquire_owned()).await {
+            Err(_) => match tokio::time::timeout(wait, slots.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => Ok(permit),
                 _ => Err(()),
             },
@@ -193,7 +229,7 @@ impl Server {
             }
         };
 
-        let pre = route.pre.clone();
+        let pre = pre.clone();
         let name = component.plan.name.clone();
         let task_method = method.clone();
         let task_path = path.clone();
@@ -264,6 +300,75 @@ impl Server {
             },
         }
     }
+}
+
+/// Serves one request with a WASI 0.3 handler: queued to a reused instance, answered when
+/// the guest returns its response (whose body then streams).
+async fn p3_request(
+    handler: &ProxyHandler<p3::Pool>,
+    component: &LoadedComponent,
+    req: hyper::Request<Incoming>,
+    method: hyper::Method,
+    path: String,
+    started: Instant,
+) -> hyper::Response<HyperOutgoingBody> {
+    let name = &component.plan.name;
+    let verdict = Arc::new(p3::Verdict::default());
+    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+    let error = match handler.handle(verdict.clone(), req).await {
+        Ok(response) => {
+            tracing::info!(%method, path, component = name, status = response.status().as_u16(),
+                duration_ms = ms(started), "request");
+            return response;
+        }
+        Err(error) => error,
+    };
+    let limits = &component.plan.limits;
+    let (status, body, failure) = if error.is::<ExpirationError>() || verdict.deadline_passed() {
+        let failure = Failure::Deadline(limits.timeout.unwrap_or_default());
+        (504, failure_body(&failure), failure.to_string())
+    } else if let Some(e) = error.downcast_ref::<InstantiationError<Arc<p3::Verdict>>>() {
+        if e.error.is::<p3::SlotsBusy>() {
+            (
+                503,
+                "the server is busy; try again
+",
+                format!("{:#}", e.error),
+            )
+        } else {
+            (
+                500,
+                "internal error
+",
+                format!("cannot start an instance: {:#}", e.error),
+            )
+        }
+    } else if let Some(reason) = verdict.retired() {
+        // Another request's trap or limit retired the instance this one was on.
+        (
+            500,
+            "the component failed
+",
+            format!("the instance serving it was retired: {reason}"),
+        )
+    } else if error.is::<TrapOrPanicError>() {
+        (
+            500,
+            "the component failed
+",
+            "the instance serving it failed".to_string(),
+        )
+    } else {
+        let failure = describe_failure(&error, None);
+        (
+            status_for(&failure),
+            failure_body(&failure),
+            failure.to_string(),
+        )
+    };
+    tracing::error!(%method, path, component = name, status, duration_ms = ms(started),
+        "request failed: {failure}");
+    text_response(status, body)
 }
 
 fn ms(since: Instant) -> u64 {
