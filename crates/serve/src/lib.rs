@@ -315,13 +315,39 @@ async fn p3_request(
     let name = &component.plan.name;
     let verdict = Arc::new(p3::Verdict::default());
     let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
-    let error = match handler.handle(verdict.clone(), req).await {
-        Ok(response) => {
-            tracing::info!(%method, path, component = name, status = response.status().as_u16(),
-                duration_ms = ms(started), "request");
-            return response;
+    // All instance slots taken: the request comes back and waits for room on an instance
+    // (queued again, so an existing one takes it when it can), up to the deadline.
+    let wait = component
+        .plan
+        .limits
+        .timeout
+        .unwrap_or(Duration::from_secs(30));
+    let mut req = req;
+    let mut backoff = Duration::from_millis(1);
+    let error = loop {
+        let error = match handler.handle(verdict.clone(), req).await {
+            Ok(response) => {
+                tracing::info!(%method, path, component = name, status = response.status().as_u16(),
+                    duration_ms = ms(started), "request");
+                return response;
+            }
+            Err(error) => error,
+        };
+        let busy = error
+            .downcast_ref::<InstantiationError<Arc<p3::Verdict>>>()
+            .is_some_and(|e| e.error.is::<p3::SlotsBusy>());
+        if !busy || started.elapsed() + backoff >= wait {
+            break error;
         }
-        Err(error) => error,
+        match error.downcast::<InstantiationError<Arc<p3::Verdict>>>() {
+            Ok(e) => match e.request.into_inner() {
+                Ok(back) => req = back,
+                Err(_) => return text_response(500, "internal error\n"),
+            },
+            Err(error) => break error,
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(20));
     };
     let limits = &component.plan.limits;
     let (status, body, failure) = if error.is::<ExpirationError>() || verdict.deadline_passed() {

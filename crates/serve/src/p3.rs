@@ -5,9 +5,10 @@
 //! requests, workers that each own a store and pull from it). This module is the policy it
 //! asks about, per component:
 //!
-//! - **instantiate**: a worker takes one of the component's instance slots (`max-instances`,
-//!   waiting no longer than a request's deadline), builds a store with the memory cap and
-//!   providers' state, and instantiates from the `InstancePre`;
+//! - **instantiate**: a worker takes one of the component's instance slots (`max-instances`)
+//!   or fails at once, giving its request back to the server to queue again (an existing
+//!   instance may take it), builds a store with the memory cap and providers' state, and
+//!   instantiates from the `InstancePre`;
 //! - **accept**: an instance takes requests while it has served fewer than `max-requests`
 //!   and holds fewer than `max-concurrent` at once (reuse off: one request, then retired);
 //! - **deadlines per request**: each request's expiration is its own timer from its own
@@ -123,19 +124,14 @@ impl HandlerState for Pool {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<InstanceState, Expiry, Worker>> {
-        let permit = match self.slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            // Only an instance that has to wait pays for a timer.
-            Err(_) => {
-                let wait = self.timeout.unwrap_or(Duration::from_secs(30));
-                match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
-                    Ok(Ok(permit)) => permit,
-                    _ => {
-                        return Err(SlotsBusy(self.component.plan.limits.max_instances).into());
-                    }
-                }
-            }
-        };
+        // Never wait here: a worker waiting for a slot would hold its request while an
+        // instance that already exists may have room for it. The server puts the request
+        // back and tries again (`p3_request`).
+        let permit = self
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| SlotsBusy(self.component.plan.limits.max_instances))?;
         let mut store = self
             .component
             .new_reusable_store(&self.engine)

@@ -14,10 +14,11 @@ use wit_parser::Resolve;
 const NOT_OFFERED: &[&str] = &[
     "wasi:cli/run",
     "wasi:http/incoming-handler",
+    "wasi:http/handler",
     "wasi:clocks/timezone",
 ];
 
-/// The built-in providers: `http` serves wasi:http, `wasi` everything else, all @0.2.12.
+/// The built-in providers: `http` serves wasi:http, `wasi` everything else, @0.2.12 and @0.3.0.
 pub fn builtin_offers() -> Vec<Offer> {
     manifold_wit::interfaces(manifold_wit::builtin())
         .into_iter()
