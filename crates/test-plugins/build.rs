@@ -19,6 +19,7 @@ fn main() -> Result<()> {
         "Cargo.toml",
         "Cargo.lock",
         "rust-dylib",
+        "rust-dylib-async",
         "rust-dylib-typed",
         "rust-rpc",
         "rust-rpc-upstream-nats",
@@ -77,9 +78,14 @@ fn main() -> Result<()> {
         env::consts::DLL_PREFIX,
         env::consts::DLL_SUFFIX
     ));
+    let dylib_async = release.join(format!(
+        "{}conformance_dylib_async{}",
+        env::consts::DLL_PREFIX,
+        env::consts::DLL_SUFFIX
+    ));
     let rpc = release.join("conformance-rpc");
     let upstream_nats = release.join("conformance-rpc-upstream-nats");
-    for path in [&dylib, &typed, &rpc, &upstream_nats] {
+    for path in [&dylib, &typed, &dylib_async, &rpc, &upstream_nats] {
         ensure!(path.exists(), "{} was not built", path.display());
     }
     let out = PathBuf::from(env::var("OUT_DIR")?).join("plugins.rs");
@@ -90,6 +96,8 @@ fn main() -> Result<()> {
              pub const RUST_DYLIB: &str = {dylib:?};\n\
              /// The same, written against bindings generated from the WIT (`generate!`).\n\
              pub const RUST_DYLIB_TYPED: &str = {typed:?};\n\
+             /// manifold:conformance-async/calls (async functions) on generated bindings.\n\
+             pub const RUST_DYLIB_ASYNC: &str = {dylib_async:?};\n\
              /// The conformance interface as a Rust wRPC server (wit-bindgen-wrpc).\n\
              pub const RUST_RPC: &str = {rpc:?};\n\
              /// The same served over NATS by upstream wRPC's `wrpc-transport-nats`.\n\

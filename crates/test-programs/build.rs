@@ -155,6 +155,17 @@ const GUESTS: &[Guest] = &[
         adapter: Adapter::Command,
     },
     Guest {
+        name: "plugin-conformance-async",
+        core_module: "plugin_conformance_async.wasm",
+        // A library exporting wasi:cli/run@0.3.0 itself (as `p3-cli-probe`).
+        adapter: Adapter::Reactor,
+    },
+    Guest {
+        name: "plugin-conformance-async-provider",
+        core_module: "plugin_conformance_async_provider.wasm",
+        adapter: Adapter::Reactor,
+    },
+    Guest {
         name: "plugin-http",
         core_module: "plugin_http.wasm",
         adapter: Adapter::Proxy,

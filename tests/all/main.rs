@@ -15,6 +15,7 @@ mod keyvalue_redis;
 mod nats_server;
 mod plugin_new;
 mod plugins;
+mod plugins_async;
 mod plugins_dylib;
 mod plugins_nats;
 mod plugins_rpc;

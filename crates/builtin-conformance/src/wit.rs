@@ -1,4 +1,4 @@
-//! The WIT of `manifold:conformance@0.1.0`, embedded from `crates/test-programs/wit/`
+//! The WIT of `manifold:conformance@0.1.0` and `manifold:conformance-async@0.1.0`, embedded from `crates/test-programs/wit/`
 //! (the file the guest's and this provider's bindings are generated from) and parsed once,
 //! so a component's imports of it are checked function by function before linking.
 
@@ -10,9 +10,23 @@ const FILES: &[(&str, &str)] = &[(
     "conformance.wit",
     include_str!("../../test-programs/wit/conformance.wit"),
 )];
+const ASYNC_FILES: &[(&str, &str)] = &[
+    (
+        "calls.wit",
+        include_str!("../../test-programs/wit/conformance-async/calls.wit"),
+    ),
+    (
+        "streams.wit",
+        include_str!("../../test-programs/wit/conformance-async/streams.wit"),
+    ),
+];
 
-static WIT: LazyLock<Arc<Resolve>> =
-    LazyLock::new(|| Arc::new(manifold_wit::parse_embedded(&[("conformance", FILES)])));
+static WIT: LazyLock<Arc<Resolve>> = LazyLock::new(|| {
+    Arc::new(manifold_wit::parse_embedded(&[
+        ("conformance", FILES),
+        ("conformance-async", ASYNC_FILES),
+    ]))
+});
 
 /// The package, parsed on first use.
 pub(crate) fn shared() -> Arc<Resolve> {

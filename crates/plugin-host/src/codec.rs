@@ -284,3 +284,102 @@ pub(crate) fn handles<'s>(store: &'s mut StoreContextMut<'_, InstanceState>) -> 
     }
     extensions.get_mut::<Handles>().expect("just inserted")
 }
+
+/// Reads past one value of type `ty` without building it (nothing is created, no handle
+/// enters a table): how the results of a streaming call are known to be complete before they
+/// are decoded. A `stream<u8>` is its marker: pending (`0`, its bytes come on a path of their
+/// own) or ready (`1`, then its bytes inline).
+pub(crate) fn skip(r: &mut Reader<'_>, ty: &Type, depth: u32) -> anyhow::Result<()> {
+    if depth > MAX_DEPTH {
+        bail!("value nested too deeply");
+    }
+    match ty {
+        Type::Bool | Type::U8 | Type::S8 => {
+            r.byte()?;
+        }
+        Type::U16 => {
+            r.uleb(16)?;
+        }
+        Type::U32 => {
+            r.uleb(32)?;
+        }
+        Type::U64 => {
+            r.uleb(64)?;
+        }
+        Type::S16 => {
+            r.sleb(16)?;
+        }
+        Type::S32 => {
+            r.sleb(32)?;
+        }
+        Type::S64 => {
+            r.sleb(64)?;
+        }
+        Type::Float32 => {
+            r.f32()?;
+        }
+        Type::Float64 => {
+            r.f64()?;
+        }
+        Type::Char => {
+            r.char()?;
+        }
+        Type::String | Type::Own(_) | Type::Borrow(_) => {
+            r.bytes()?;
+        }
+        Type::List(list) => match list.ty() {
+            Type::U8 => {
+                r.bytes()?;
+            }
+            elem => {
+                for _ in 0..r.len(1)? {
+                    skip(r, &elem, depth + 1)?;
+                }
+            }
+        },
+        Type::Record(record) => {
+            for field in record.fields() {
+                skip(r, &field.ty, depth + 1)?;
+            }
+        }
+        Type::Tuple(tuple) => {
+            for t in tuple.types() {
+                skip(r, &t, depth + 1)?;
+            }
+        }
+        Type::Variant(variant) => {
+            let index = r.uleb(32)? as usize;
+            let case = variant
+                .cases()
+                .nth(index)
+                .ok_or_else(|| anyhow!("variant case {index} does not exist"))?;
+            if let Some(t) = case.ty {
+                skip(r, &t, depth + 1)?;
+            }
+        }
+        Type::Enum(_) => {
+            r.uleb(32)?;
+        }
+        Type::Option(o) => {
+            if r.byte()? == 1 {
+                skip(r, &o.ty(), depth + 1)?;
+            }
+        }
+        Type::Result(rt) => {
+            let payload = if r.byte()? == 0 { rt.ok() } else { rt.err() };
+            if let Some(t) = payload {
+                skip(r, &t, depth + 1)?;
+            }
+        }
+        Type::Flags(flags) => {
+            r.flags(flags.names().len())?;
+        }
+        Type::Stream(_) => {
+            if r.byte()? == 1 {
+                r.bytes()?;
+            }
+        }
+        other => bail!("values of type {other:?} cannot cross to a plugin"),
+    }
+    Ok(())
+}

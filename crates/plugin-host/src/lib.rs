@@ -13,6 +13,7 @@
 //! rlimits of a started plugin in `rlimits.rs`).
 
 mod codec;
+mod concurrent;
 pub mod dylib;
 mod handles;
 mod link;
@@ -21,6 +22,7 @@ mod pool;
 mod provider;
 mod rlimits;
 pub mod rpc;
+mod rpc_streams;
 mod transport;
 mod typed;
 

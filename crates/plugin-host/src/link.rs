@@ -57,6 +57,25 @@ impl Target {
         Ok(())
     }
 
+    /// A whole in-process call over dynamic values: encode, call, decode, in this thread's
+    /// scratch buffers.
+    pub fn call_dynamic_in_process(
+        &self,
+        plugin: &dyn InProcess,
+        index: u64,
+        store: &mut StoreContextMut<'_, InstanceState>,
+        ty: &ComponentFunc,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> anyhow::Result<()> {
+        with_scratch(|scratch| {
+            let encoded = std::mem::take(&mut scratch.params);
+            scratch.params = self.encode(store, ty, params, encoded)?;
+            self.call_in_process(plugin, index, &scratch.params, &mut scratch.reply)?;
+            self.decode(store, ty, scratch.reply.as_bytes(), results)
+        })
+    }
+
     /// A call through the transport.
     pub async fn call_remote(&self, params: Bytes) -> anyhow::Result<Bytes> {
         Ok(self
@@ -165,13 +184,9 @@ pub(crate) fn link_dynamic(
     match target.route.clone() {
         Route::InProcess { plugin, index } => {
             inst.func_new(name, move |mut store, ty, params, results| {
-                with_scratch(|scratch| {
-                    let encoded = std::mem::take(&mut scratch.params);
-                    scratch.params = target.encode(&mut store, &ty, params, encoded)?;
-                    target.call_in_process(&*plugin, index, &scratch.params, &mut scratch.reply)?;
-                    target.decode(&mut store, &ty, scratch.reply.as_bytes(), results)
-                })
-                .map_err(wasmtime::Error::from_anyhow)
+                target
+                    .call_dynamic_in_process(&*plugin, index, &mut store, &ty, params, results)
+                    .map_err(wasmtime::Error::from_anyhow)
             })?;
         }
         Route::Remote => {

@@ -14,6 +14,7 @@ use manifold_provider::{InterfaceName, Linker, Provider, ProviderKind};
 use wasmtime::component::ResourceType;
 use wit_parser::{Resolve, TypeDefKind, TypeOwner};
 
+use crate::concurrent::link_concurrent;
 use crate::handles::{HandleOwner, ResourceInfo};
 use crate::link::{Route, Target, link_dynamic, link_resource};
 use crate::transport::{InProcess, Transport};
@@ -69,6 +70,8 @@ impl PluginProvider {
         if interfaces.is_empty() {
             bail!("plugin `{name}`: its WIT defines no interface to serve");
         }
+        let dylib = transport.clone().in_process().is_some();
+        check_async_values(name, &wit, &interfaces, dylib, transport.streams())?;
         let in_process = match transport.clone().in_process() {
             Some(plugin) => {
                 let indices = resolve_indices(name, &wit, &interfaces, &*plugin)?;
@@ -100,6 +103,96 @@ impl PluginProvider {
                     })
             }
         }
+    }
+}
+
+/// Refuses, at load, the async values a plugin cannot carry: `stream<u8>` is supported as a
+/// parameter or result of an `async func` itself, over a transport that has streams (a Unix
+/// socket or TCP); `future<T>`, streams of other element types and streams inside other
+/// values are not (yet).
+fn check_async_values(
+    plugin_name: &str,
+    wit: &Resolve,
+    interfaces: &[InterfaceName],
+    in_process: bool,
+    streams: bool,
+) -> anyhow::Result<()> {
+    for name in interfaces {
+        let Some(id) = find_interface(wit, name) else {
+            continue;
+        };
+        for (fname, func) in &wit.interfaces[id].functions {
+            let params = func.params.iter().map(|p| &p.ty);
+            for ty in params.chain(func.result.iter()) {
+                let problem = match async_value(wit, ty, true) {
+                    AsyncValue::None => continue,
+                    AsyncValue::ByteStream if !func.kind.is_async() => {
+                        "a `stream<u8>` in a function that is not an `async func`".to_owned()
+                    }
+                    AsyncValue::ByteStream if in_process => {
+                        "a `stream<u8>`, which a dynamic-library plugin cannot serve (use an rpc \
+                         or wasm plugin)"
+                            .to_owned()
+                    }
+                    AsyncValue::ByteStream if !streams => {
+                        "a `stream<u8>`, which this transport cannot carry (NATS has no \
+                         streams; use a Unix socket or TCP)"
+                            .to_owned()
+                    }
+                    AsyncValue::ByteStream => continue,
+                    AsyncValue::Unsupported(what) => what,
+                };
+                bail!(
+                    "plugin `{plugin_name}` cannot serve {name}#{fname}: it has {problem}; \
+                     plugins carry `stream<u8>` as a parameter or result of an `async func`"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+enum AsyncValue {
+    None,
+    /// `stream<u8>` as the parameter or result itself.
+    ByteStream,
+    Unsupported(String),
+}
+
+/// Whether `ty` holds an async value (`top`: it is a parameter or result itself).
+fn async_value(wit: &Resolve, ty: &wit_parser::Type, top: bool) -> AsyncValue {
+    let wit_parser::Type::Id(id) = ty else {
+        return AsyncValue::None;
+    };
+    let inner = |ty: &wit_parser::Type| async_value(wit, ty, false);
+    let worst = |values: Vec<AsyncValue>| {
+        values
+            .into_iter()
+            .find(|v| !matches!(v, AsyncValue::None))
+            .unwrap_or(AsyncValue::None)
+    };
+    match &wit.types[*id].kind {
+        TypeDefKind::Type(t) => async_value(wit, t, top),
+        TypeDefKind::Stream(Some(wit_parser::Type::U8)) if top => AsyncValue::ByteStream,
+        TypeDefKind::Stream(Some(wit_parser::Type::U8)) => {
+            AsyncValue::Unsupported("a `stream<u8>` inside another value".into())
+        }
+        TypeDefKind::Stream(_) => {
+            AsyncValue::Unsupported("a stream of elements other than `u8`".into())
+        }
+        TypeDefKind::Future(_) => AsyncValue::Unsupported("a `future`".into()),
+        TypeDefKind::Record(r) => worst(r.fields.iter().map(|f| inner(&f.ty)).collect()),
+        TypeDefKind::Tuple(t) => worst(t.types.iter().map(inner).collect()),
+        TypeDefKind::Variant(v) => worst(
+            v.cases
+                .iter()
+                .filter_map(|c| c.ty.as_ref())
+                .map(inner)
+                .collect(),
+        ),
+        TypeDefKind::Option(t) | TypeDefKind::List(t) => inner(t),
+        TypeDefKind::Result(r) => worst(r.ok.iter().chain(r.err.iter()).map(inner).collect()),
+        _ => AsyncValue::None,
     }
 }
 
@@ -249,6 +342,11 @@ impl Provider for PluginProvider {
                 })?;
                 let in_process = matches!(route, Route::InProcess { .. });
                 let target = target(rpc_name, route);
+                if func.kind.is_async() {
+                    // Wasmtime links an `async func` only with a concurrent host function.
+                    link_concurrent(&mut inst, fname, target)?;
+                    continue;
+                }
                 match FastSignature::of(&self.wit, func).filter(|s| s.trampoline(in_process)) {
                     Some(signature) => link_typed(&mut inst, fname, &signature, target)?,
                     None => link_dynamic(&mut inst, fname, target)?,
@@ -256,5 +354,62 @@ impl Provider for PluginProvider {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_async_values;
+    use crate::interfaces_of;
+
+    fn check(wit: &str, in_process: bool, streams: bool) -> Result<(), String> {
+        let mut resolve = wit_parser::Resolve::default();
+        resolve.push_str("plugin.wit", wit).unwrap();
+        let interfaces = interfaces_of(&resolve);
+        check_async_values("p", &resolve, &interfaces, in_process, streams)
+            .map_err(|e| e.to_string())
+    }
+
+    const STREAMS: &str =
+        "package a:b@1.0.0; interface i { f: async func(s: stream<u8>) -> stream<u8>; }";
+
+    #[test]
+    fn byte_streams_of_async_funcs_go_where_a_transport_carries_them() {
+        assert_eq!(check(STREAMS, false, true), Ok(()));
+        let dylib = check(STREAMS, true, false).unwrap_err();
+        assert!(
+            dylib.contains("a:b/i@1.0.0#f") && dylib.contains("dynamic-library plugin cannot"),
+            "{dylib}"
+        );
+        let nats = check(STREAMS, false, false).unwrap_err();
+        assert!(nats.contains("NATS has no streams"), "{nats}");
+        // An async func without streams is fine everywhere.
+        let plain = "package a:b@1.0.0; interface i { f: async func(x: u64) -> u64; }";
+        assert_eq!(check(plain, true, false), Ok(()));
+    }
+
+    #[test]
+    fn async_values_plugins_cannot_carry_are_refused_by_name() {
+        for (wit, expected) in [
+            (
+                "package a:b@1.0.0; interface i { f: async func(s: future<u8>); }",
+                "a `future`",
+            ),
+            (
+                "package a:b@1.0.0; interface i { f: async func(s: stream<u32>); }",
+                "elements other than `u8`",
+            ),
+            (
+                "package a:b@1.0.0; interface i { record r { s: stream<u8> } f: async func(x: r); }",
+                "inside another value",
+            ),
+            (
+                "package a:b@1.0.0; interface i { f: func() -> stream<u8>; }",
+                "not an `async func`",
+            ),
+        ] {
+            let err = check(wit, false, true).unwrap_err();
+            assert!(err.contains(expected), "{wit}: {err}");
+        }
     }
 }

@@ -27,7 +27,10 @@ use tokio::sync::{Semaphore, watch};
 use crate::nats::{NatsClient, NatsError};
 use crate::pool::{Connection, Dialer, Pool};
 use crate::rlimits::ChildLimits;
-use crate::transport::{CallError, CallFuture, Transport};
+use crate::rpc_streams::invoke_streaming;
+use crate::transport::{
+    CallError, CallFuture, StreamingAnswer, StreamingCall, StreamingFuture, Transport,
+};
 
 /// Where calls go.
 #[derive(Debug, Clone)]
@@ -252,6 +255,48 @@ impl RpcPlugin {
         func: &str,
         params: Bytes,
     ) -> Result<Bytes, CallError> {
+        self.guarded(instance, func, Bytes::is_empty, |generation| {
+            self.invoke(generation, instance, func, params)
+        })
+        .await
+    }
+
+    /// A call with streams: as [`Self::call_inner`], on a connection of its own from the pool
+    /// (streams need a socket: NATS plugins are refused them at load). The in-flight slot is
+    /// held until the results arrive; the streams go on after that, for as long as the guest
+    /// and the plugin keep them open.
+    async fn call_streaming_inner(
+        &self,
+        call: StreamingCall<'_>,
+    ) -> Result<StreamingAnswer, CallError> {
+        let (instance, func) = (call.instance, call.func);
+        self.guarded(
+            instance,
+            func,
+            |answer: &StreamingAnswer| answer.root.is_empty(),
+            |generation| async move {
+                let pool = self.pool.as_ref().context("streams need a socket")?;
+                match pool.connection(generation).await? {
+                    Connection::Unix(stream) => invoke_streaming(stream, call).await,
+                    Connection::Tcp(stream) => invoke_streaming(stream, call).await,
+                }
+            },
+        )
+        .await
+    }
+
+    /// Runs `invoke` with the plugin ready and an in-flight slot held, and classifies its
+    /// failure: an empty answer across a restart, or garbage (which restarts the plugin).
+    async fn guarded<R, F>(
+        &self,
+        instance: &str,
+        func: &str,
+        is_empty: impl Fn(&R) -> bool,
+        invoke: impl FnOnce(u64) -> F,
+    ) -> Result<R, CallError>
+    where
+        F: std::future::Future<Output = anyhow::Result<R>>,
+    {
         let what = || format!("{instance}#{func}");
         let _permit = self
             .in_flight
@@ -271,17 +316,17 @@ impl RpcPlugin {
                 func: what(),
                 message: "its supervisor stopped".into(),
             })?;
-        let result = self.invoke(ready.generation, instance, func, params).await;
+        let result = invoke(ready.generation).await;
         let now = *self.status.borrow();
         match result {
-            Ok(bytes) if bytes.is_empty() && now.generation != ready.generation => {
+            Ok(answer) if is_empty(&answer) && now.generation != ready.generation => {
                 Err(CallError::Unreachable {
                     plugin: self.name.clone(),
                     func: what(),
                     message: "the plugin restarted during the call".into(),
                 })
             }
-            Ok(bytes) => Ok(bytes),
+            Ok(answer) => Ok(answer),
             Err(e) => {
                 if is_garbage(&e)
                     && let Some((restart, status)) = &self.restart
@@ -345,6 +390,23 @@ async fn invoke_framed<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    send_invocation(&mut stream, instance, func, params).await?;
+    stream.shutdown().await.context("closing the parameters")?;
+    let mut answer = bytes::BytesMut::with_capacity(4096);
+    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {}
+    root_stream(answer).map_err(|e| ReadFailure(e).into())
+}
+
+/// Writes the invocation's header and its parameters as one frame on path `[]`.
+pub(crate) async fn send_invocation<S>(
+    stream: &mut S,
+    instance: &str,
+    func: &str,
+    params: &[u8],
+) -> anyhow::Result<()>
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
     use bytes::Buf as _;
     let params_len = u32::try_from(params.len())
         .map_err(|_| anyhow::anyhow!("{} bytes of parameters exceed wRPC's frame", params.len()))?;
@@ -361,10 +423,7 @@ where
             .await
             .context("sending the invocation")?;
     }
-    stream.shutdown().await.context("closing the parameters")?;
-    let mut answer = bytes::BytesMut::with_capacity(4096);
-    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {}
-    root_stream(answer).map_err(|e| ReadFailure(e).into())
+    Ok(())
 }
 
 /// The data of every frame of `answer`, decoded with wRPC's frame codec; a synchronous
@@ -397,7 +456,7 @@ fn root_stream(mut rest: bytes::BytesMut) -> std::io::Result<Bytes> {
 /// Reading a plugin's results failed.
 #[derive(Debug, thiserror::Error)]
 #[error("reading the results: {0}")]
-struct ReadFailure(std::io::Error);
+pub(crate) struct ReadFailure(pub(crate) std::io::Error);
 
 /// Whether a failed call read bytes that are not wRPC framing (as opposed to a connection
 /// that broke, which is what a dying plugin looks like).
@@ -428,6 +487,24 @@ impl Transport for RpcPlugin {
 
     fn generation(&self) -> u64 {
         self.status.borrow().generation
+    }
+
+    fn streams(&self) -> bool {
+        self.pool.is_some()
+    }
+
+    fn call_streaming<'a>(&'a self, call: StreamingCall<'a>) -> StreamingFuture<'a> {
+        Box::pin(async move {
+            let what = format!("{}#{}", call.instance, call.func);
+            match tokio::time::timeout(self.timeout, self.call_streaming_inner(call)).await {
+                Ok(result) => result,
+                Err(_) => Err(CallError::Timeout {
+                    plugin: self.name.clone(),
+                    func: what,
+                    timeout: self.timeout,
+                }),
+            }
+        })
     }
 }
 

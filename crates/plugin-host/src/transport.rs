@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tokio::sync::mpsc;
 
 /// Why a plugin call failed. The guest's call traps with this message; the host goes on.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,38 @@ pub enum CallError {
 
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Bytes, CallError>> + Send + 'a>>;
 
+/// Each stream parameter's index and the receiver of its bytes.
+pub type ParamStreams = Vec<(u32, mpsc::Receiver<Bytes>)>;
+
+/// A call of a function with `stream<u8>` parameters or results: wRPC's async values, whose
+/// bytes travel on paths of their own (`[i]` for parameter or result `i`) next to the
+/// parameters and results on path `[]`.
+pub struct StreamingCall<'a> {
+    pub instance: &'a str,
+    /// The wRPC name.
+    pub func: &'a str,
+    /// The encoded parameters, each stream as "pending" (`0x00`).
+    pub params: Bytes,
+    /// Each stream parameter's index and its bytes; the stream ends when the sender is
+    /// dropped (the guest closed it).
+    pub outgoing: ParamStreams,
+    /// The indices of the results that are streams.
+    pub incoming: Vec<u32>,
+    /// Whether the bytes on path `[]` so far are all of the results.
+    pub complete: &'a (dyn Fn(&[u8]) -> bool + Send + Sync),
+}
+
+/// What a [`StreamingCall`] answered: the results on path `[]`, and a receiver for each
+/// result stream the plugin sends on a path of its own (one sent "ready", inline in `root`,
+/// has none). A receiver ends with the stream, or with an `Err` if the plugin broke it off.
+pub struct StreamingAnswer {
+    pub root: Bytes,
+    pub streams: Vec<(u32, mpsc::Receiver<std::io::Result<Bytes>>)>,
+}
+
+pub type StreamingFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<StreamingAnswer, CallError>> + Send + 'a>>;
+
 pub trait Transport: Send + Sync + 'static {
     /// Calls `func` (its wRPC name) of `instance` with encoded `params`.
     fn call<'a>(&'a self, instance: &'a str, func: &'a str, params: Bytes) -> CallFuture<'a>;
@@ -48,6 +81,23 @@ pub trait Transport: Send + Sync + 'static {
     /// invalidates every handle it issued before.
     fn generation(&self) -> u64 {
         0
+    }
+
+    /// Whether [`Transport::call_streaming`] is served: functions with `stream<u8>`
+    /// parameters or results are refused at load otherwise.
+    fn streams(&self) -> bool {
+        false
+    }
+
+    /// Calls a function with `stream<u8>` parameters or results.
+    fn call_streaming<'a>(&'a self, call: StreamingCall<'a>) -> StreamingFuture<'a> {
+        Box::pin(async move {
+            Err(CallError::Unreachable {
+                plugin: String::new(),
+                func: format!("{}#{}", call.instance, call.func),
+                message: "this transport carries no streams".into(),
+            })
+        })
     }
 
     /// The same plugin as an [`InProcess`] transport, if it is one: the provider then calls

@@ -311,13 +311,16 @@ impl<'a> Bindings<'a> {
                 }
             }
         }
+        // An `async func` is called like the others: a dylib serves it synchronously.
         let call = match &func.kind {
-            FunctionKind::Freestanding => {
+            FunctionKind::Freestanding | FunctionKind::AsyncFreestanding => {
                 let name = snake(func.item_name());
                 quote!(<T as #module::Interface>::#name(&self.plugin, #(#args),*))
             }
             FunctionKind::Method(resource)
+            | FunctionKind::AsyncMethod(resource)
             | FunctionKind::Static(resource)
+            | FunctionKind::AsyncStatic(resource)
             | FunctionKind::Constructor(resource) => {
                 let ty = self.types.resource_ty(*resource, &Cx::Top)?;
                 let trait_name = upper_camel(self.types.name_of(*resource));
@@ -328,7 +331,6 @@ impl<'a> Bindings<'a> {
                 };
                 quote!(<#ty as #module::#trait_name>::#name(#(#args),*))
             }
-            _ => return Err(format!("{}: async functions are not supported", func.name)),
         };
         let encode = match &func.result {
             Some(ty) => self.encode(ty, quote!(ret))?,

@@ -50,6 +50,22 @@ fn the_conformance_wit_expands() {
 }
 
 #[test]
+fn an_async_func_is_a_plain_method_served_synchronously() {
+    let (_dir, path) = wit(
+        "async-ok",
+        "package a:b@0.1.0; interface i { later: async func(x: u64) -> u64; resource r { constructor(); poke: async func() -> u32; } }",
+    );
+    let code = expand(&path).unwrap().to_string();
+    for needle in [
+        "fn later (& self , x : u64) -> u64",
+        "fn poke (& self ,) -> u32",
+        "\"later\"",
+    ] {
+        assert!(code.contains(needle), "no `{needle}` in\n{code}");
+    }
+}
+
+#[test]
 fn unsupported_wit_is_a_clear_error() {
     let cases = [
         (
@@ -68,9 +84,9 @@ fn unsupported_wit_is_a_clear_error() {
             "resource `r` is used in a method of another resource",
         ),
         (
-            "async",
-            "package a:b; interface i { f: async func(); }",
-            "async functions are not supported",
+            "stream",
+            "package a:b; interface i { f: async func(s: stream<u8>); }",
+            "stream cannot cross to a plugin",
         ),
         (
             "syntax",

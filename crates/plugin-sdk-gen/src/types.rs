@@ -265,19 +265,15 @@ impl<'a> Gen<'a> {
             let funcs = i
                 .functions
                 .values()
-                .filter(|f| matches!(f.kind, FunctionKind::Freestanding))
+                // An `async func` is a plain method too: a dylib serves it synchronously.
+                .filter(|f| {
+                    matches!(
+                        f.kind,
+                        FunctionKind::Freestanding | FunctionKind::AsyncFreestanding
+                    )
+                })
                 .map(|f| self.signature(f, &cx, false))
                 .collect::<Result<Vec<_>, _>>()?;
-            if let Some(f) = i.functions.values().find(|f| {
-                matches!(
-                    f.kind,
-                    FunctionKind::AsyncFreestanding
-                        | FunctionKind::AsyncMethod(_)
-                        | FunctionKind::AsyncStatic(_)
-                )
-            }) {
-                return Err(format!("{}: async functions are not supported", f.name));
-            }
             let doc = docs(&i.docs);
             items.push(quote! {
                 #doc
@@ -310,7 +306,13 @@ impl<'a> Gen<'a> {
             })
             .collect::<Result<Vec<_>, String>>()?;
         let receiver = match (&f.kind, cx) {
-            (FunctionKind::Freestanding, _) | (FunctionKind::Method(_), _) => quote!(&self,),
+            (
+                FunctionKind::Freestanding
+                | FunctionKind::AsyncFreestanding
+                | FunctionKind::Method(_)
+                | FunctionKind::AsyncMethod(_),
+                _,
+            ) => quote!(&self,),
             _ => quote!(),
         };
         let result = match (&f.kind, &f.result) {
@@ -333,8 +335,14 @@ impl<'a> Gen<'a> {
             .functions
             .values()
             .filter_map(|f| match f.kind {
-                FunctionKind::Method(r) if r == id => Some(self.signature(f, &cx, true)),
-                FunctionKind::Static(r) | FunctionKind::Constructor(r) if r == id => {
+                FunctionKind::Method(r) | FunctionKind::AsyncMethod(r) if r == id => {
+                    Some(self.signature(f, &cx, true))
+                }
+                FunctionKind::Static(r)
+                | FunctionKind::AsyncStatic(r)
+                | FunctionKind::Constructor(r)
+                    if r == id =>
+                {
                     Some(self.signature(f, &cx, false))
                 }
                 _ => None,

@@ -13,6 +13,7 @@
 //! peers, Wasm components) all implement this one trait; `run` and `serve` never special-case
 //! an interface.
 
+pub mod byte_stream;
 pub mod names;
 mod state;
 

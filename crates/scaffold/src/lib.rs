@@ -407,6 +407,34 @@ mod tests {
     }
 
     #[test]
+    fn async_funcs_are_scaffolded_in_every_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let wit = dir.path().join("async.wit");
+        std::fs::write(
+            &wit,
+            "package a:b@0.1.0; interface i { later: async func(x: u64) -> u64; \
+             resource r { constructor(); poke: async func() -> u32; } }",
+        )
+        .unwrap();
+        let wit = wit.to_str().unwrap();
+        let (_root, done) = render(Kind::RustDylib, wit, &[]);
+        let rs = read(&done, "src/lib.rs");
+        for needle in [
+            "fn later(&self, x: u64) -> u64 {",
+            "fn poke(&self) -> u32 {",
+        ] {
+            assert!(rs.contains(needle), "{needle}\n{rs}");
+        }
+        let (_root, done) = render(Kind::RustRpc, wit, &[]);
+        let rs = read(&done, "src/plugin.rs");
+        assert!(rs.contains("async fn later("), "{rs}");
+        assert!(rs.contains("not implemented: a:b/i@0.1.0#later"), "{rs}");
+        let (_root, done) = render(Kind::PythonRpc, wit, &[]);
+        let py = read(&done, "plugin.py");
+        assert!(py.contains("not implemented: a:b/i@0.1.0#r.poke"), "{py}");
+    }
+
+    #[test]
     fn rust_rpc_follows_wit_bindgen_wrpc_names() {
         let (_root, done) = render(Kind::RustRpc, TRICKY, &[]);
         let rs = read(&done, "src/plugin.rs");
@@ -512,10 +540,6 @@ mod tests {
             (
                 "package a:b; interface i { f: func(s: stream<u8>); }",
                 "stream types are not supported",
-            ),
-            (
-                "package a:b; interface i { f: async func(); }",
-                "async functions are not supported",
             ),
             (
                 "package a:b; interface i { record r { x: u8 } }",

@@ -133,12 +133,8 @@ fn interface(resolve: &Resolve, id: InterfaceId) -> anyhow::Result<Interface> {
     let qualified = resolve.id_of(id).unwrap_or_default();
     let mut functions = Vec::new();
     for function in iface.functions.values() {
-        if function.kind.is_async() {
-            bail!(
-                "{qualified}#{}: async functions are not supported by Manifold plugins yet",
-                function.name
-            );
-        }
+        // An `async func` is scaffolded like any function: RPC plugins answer each call as
+        // it comes (several may be in flight), a dylib serves it synchronously.
         let rpc_name = manifold_plugin_api::rpc_func_name(&function.name).to_owned();
         for ty in function
             .params
@@ -199,6 +195,11 @@ fn check_supported(resolve: &Resolve, ty: &Type) -> anyhow::Result<()> {
         | TypeDefKind::Handle(_)
         | TypeDefKind::Flags(_)
         | TypeDefKind::Enum(_) => Ok(()),
+        TypeDefKind::Stream(_) => bail!(
+            "stream types are not supported by `manifold plugin new` yet (an rpc plugin \
+             written with wit-bindgen-wrpc serves `stream<u8>` in an `async func`: see \
+             docs/plugins.md)"
+        ),
         other => bail!(
             "{} types are not supported by Manifold plugins",
             other.as_str()
@@ -264,7 +265,13 @@ pub fn signature(resolve: &Resolve, func: &Func) -> String {
         .wit
         .params
         .iter()
-        .filter(|p| !(p.name == "self" && matches!(func.wit.kind, FunctionKind::Method(_))))
+        .filter(|p| {
+            !(p.name == "self"
+                && matches!(
+                    func.wit.kind,
+                    FunctionKind::Method(_) | FunctionKind::AsyncMethod(_)
+                ))
+        })
         .map(|p| format!("{}: {}", p.name, wit_text(resolve, &p.ty)))
         .collect::<Vec<_>>()
         .join(", ");
@@ -272,10 +279,11 @@ pub fn signature(resolve: &Resolve, func: &Func) -> String {
     if func.is_constructor() {
         return format!("{name}: constructor({params})");
     }
-    let prefix = if matches!(func.wit.kind, FunctionKind::Static(_)) {
-        "static func"
-    } else {
-        "func"
+    let prefix = match func.wit.kind {
+        FunctionKind::Static(_) => "static func",
+        FunctionKind::AsyncStatic(_) => "static async func",
+        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) => "async func",
+        _ => "func",
     };
     match &func.wit.result {
         Some(result) => format!(

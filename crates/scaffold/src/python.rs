@@ -88,7 +88,7 @@ fn handler(
         .enumerate()
         .map(|(i, p)| match func.wit.kind {
             // A method's implicit first parameter is the resource's handle.
-            FunctionKind::Method(_) if i == 0 => "handle".to_owned(),
+            FunctionKind::Method(_) | FunctionKind::AsyncMethod(_) if i == 0 => "handle".to_owned(),
             _ => python_ident(&p.name),
         })
         .collect();

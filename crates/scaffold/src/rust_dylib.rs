@@ -64,8 +64,14 @@ pub fn render(model: &Model, project: &Project) -> anyhow::Result<Vec<(String, S
                 .functions
                 .values()
                 .filter_map(|f| match f.kind {
-                    FunctionKind::Method(r) if r == rid => Some((f, true)),
-                    FunctionKind::Static(r) | FunctionKind::Constructor(r) if r == rid => {
+                    FunctionKind::Method(r) | FunctionKind::AsyncMethod(r) if r == rid => {
+                        Some((f, true))
+                    }
+                    FunctionKind::Static(r)
+                    | FunctionKind::AsyncStatic(r)
+                    | FunctionKind::Constructor(r)
+                        if r == rid =>
+                    {
                         Some((f, false))
                     }
                     _ => None,
@@ -86,7 +92,13 @@ pub fn render(model: &Model, project: &Project) -> anyhow::Result<Vec<(String, S
         let stubs = iface
             .functions
             .values()
-            .filter(|f| matches!(f.kind, FunctionKind::Freestanding))
+            // An `async func` is a plain method: a dylib serves it synchronously.
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    FunctionKind::Freestanding | FunctionKind::AsyncFreestanding
+                )
+            })
             .map(|f| stub(&bindings, f, &Cx::Interface(id), false, &qualified))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let doc = if picked {
