@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use manifold_config::{
-    AppPlan, ByteSize, CliOverrides, DirGrant, EnvGrant, HumanDuration, LimitsConfig, Mode,
-    OutboundPattern, ProviderKind, ReuseConfig, SourceSpec,
+    AppPlan, ByteSize, CliOverrides, ConnectPattern, DirGrant, EnvGrant, HumanDuration,
+    LimitsConfig, ListenPattern, Mode, OutboundPattern, ProviderKind, ReuseConfig, SourceSpec,
 };
 use manifold_runtime::run::{EXIT_GUEST_FAILED, RunOutcome};
 use manifold_runtime::{App, CompileCache};
@@ -139,6 +139,12 @@ pub struct AppArgs {
     /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed (repeatable).
     #[arg(long = "allow-outbound", value_name = "URL-PATTERN")]
     pub allow_outbound: Vec<OutboundPattern>,
+    /// Allow TCP connections (UDP datagrams) to tcp://HOST:PORT (udp://…), `*` wildcards allowed (repeatable).
+    #[arg(long = "allow-connect", value_name = "SOCKET-PATTERN")]
+    pub allow_connect: Vec<ConnectPattern>,
+    /// Allow listening on tcp://IP:PORT (binding udp://IP:PORT), e.g. tcp://127.0.0.1:8080 (repeatable).
+    #[arg(long = "allow-listen", value_name = "SOCKET-PATTERN")]
+    pub allow_listen: Vec<ListenPattern>,
     /// Grant a key-value bucket (wasi:keyvalue) by name (repeatable).
     #[arg(long = "keyvalue", value_name = "BUCKET")]
     pub keyvalue: Vec<String>,
@@ -319,6 +325,8 @@ fn overrides(
         dirs: app.dirs.clone(),
         env: app.env.clone(),
         allow_outbound: app.allow_outbound.clone(),
+        allow_connect: app.allow_connect.clone(),
+        allow_listen: app.allow_listen.clone(),
         limits: LimitsConfig {
             timeout: app.timeout,
             memory: app.memory,

@@ -28,4 +28,5 @@ mod run_p3;
 mod serve;
 mod serve_p3;
 mod server_process;
+mod sockets;
 mod util;

@@ -9,15 +9,20 @@
 //! Deny at use, not at link: every interface is linked whatever was granted, so components
 //! from toolchains that import the whole WASI set still run; what a guest may touch is
 //! decided per instance by the [`WasiCtx`](wasmtime_wasi::WasiCtx) built here — no files but
-//! the granted directories, no environment but the granted variables, no sockets at all.
+//! the granted directories, no environment but the granted variables, no socket addresses
+//! or host names but the granted ones (`sockets.rs`).
+
+mod sockets;
 
 use std::path::PathBuf;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use anyhow::Context as _;
 use manifold_config::{ComponentPlan, Mode};
 use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, ProviderKind};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::sockets as granted;
 
 /// The version of the WASI 0.2 interfaces `wasmtime-wasi` implements.
 pub const WASI_VERSION: &str = "0.2.12";
@@ -48,6 +53,7 @@ fn catalog() -> &'static [(InterfaceName, LinkFn)] {
 }
 
 fn link_table() -> Vec<(&'static str, LinkFn)> {
+    use granted::{GrantedLookup, lookup_view};
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
@@ -190,9 +196,9 @@ fn link_table() -> Vec<(&'static str, LinkFn)> {
             )?)
         }),
         ("wasi:sockets/ip-name-lookup", |l| {
-            Ok(sockets::ip_name_lookup::add_to_linker::<S, WasiSockets>(
+            Ok(sockets::ip_name_lookup::add_to_linker::<S, GrantedLookup>(
                 l,
-                S::sockets,
+                lookup_view,
             )?)
         }),
     ]
@@ -201,6 +207,7 @@ fn link_table() -> Vec<(&'static str, LinkFn)> {
 /// WASI 0.3.0. `wasi:cli/types` and `wasi:clocks/types` hold only types; an empty
 /// instance stands for them, so the linker finds something under their names.
 fn p3_link_table() -> Vec<(&'static str, LinkFn)> {
+    use granted::{GrantedLookup, lookup_view};
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
@@ -301,9 +308,9 @@ fn p3_link_table() -> Vec<(&'static str, LinkFn)> {
             )?)
         }),
         ("wasi:sockets/ip-name-lookup", |l| {
-            Ok(sockets::ip_name_lookup::add_to_linker::<S, WasiSockets>(
+            Ok(sockets::ip_name_lookup::add_to_linker::<S, GrantedLookup>(
                 l,
-                S::sockets,
+                lookup_view,
             )?)
         }),
     ]
@@ -316,6 +323,7 @@ pub struct WasiProvider {
     env: Vec<(String, String)>,
     dirs: Vec<(PathBuf, String, bool)>,
     inherit_stdin: bool,
+    sockets: Arc<granted::SocketGrants>,
 }
 
 impl WasiProvider {
@@ -347,6 +355,11 @@ impl WasiProvider {
             env: component.env.clone(),
             dirs,
             inherit_stdin: mode == Mode::Run,
+            sockets: Arc::new(granted::SocketGrants {
+                component: component.name.clone(),
+                connect: component.allow_connect.clone(),
+                listen: component.allow_listen.clone(),
+            }),
         })
     }
 
@@ -400,7 +413,9 @@ impl Provider for WasiProvider {
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("opening granted directory {}", host.display()))?;
         }
+        let sockets = granted::SocketPolicy::install(&self.sockets, &mut builder);
         state.wasi = builder.build();
+        state.extensions.insert(sockets);
         Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! Capability grants: directories, environment variables and outbound HTTP destinations.
+//! Capability grants: directories, environment variables and outbound HTTP destinations
+//! (socket grants, which share the host patterns, are in `sockets.rs`).
 //!
 //! Each grant has one textual syntax shared by the command line and the manifest, so a user
 //! writes `--dir data::/data:ro` and `dirs = ["data::/data:ro"]` the same way.
@@ -128,12 +129,44 @@ enum PortPattern {
     Exact(u16),
 }
 
+/// The host part of a destination pattern: `*`, `*.SUFFIX` or one host (a name or an IP
+/// address, IPv6 without its brackets).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum HostPattern {
+pub(crate) enum HostPattern {
     Any,
     Exact(String),
     /// `*.example.com`: any subdomain of the suffix (not the suffix itself).
     Subdomains(String),
+}
+
+impl HostPattern {
+    pub(crate) fn parse(host: &str) -> Result<HostPattern, &'static str> {
+        Ok(match host {
+            "" => return Err("the host is empty"),
+            "*" => HostPattern::Any,
+            h if h.starts_with("*.") && h.len() > 2 && !h[2..].contains('*') => {
+                HostPattern::Subdomains(h[2..].to_string())
+            }
+            h if h.contains('*') => {
+                return Err("`*` may only be the whole host or a leading `*.` label");
+            }
+            h => HostPattern::Exact(h.trim_start_matches('[').trim_end_matches(']').into()),
+        })
+    }
+
+    /// Whether `host` (a name or an IP address, brackets allowed) is matched, ignoring case.
+    pub(crate) fn matches(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        match self {
+            HostPattern::Any => true,
+            HostPattern::Exact(want) => want.eq_ignore_ascii_case(host),
+            HostPattern::Subdomains(suffix) => {
+                host.len() > suffix.len() + 1
+                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            }
+        }
+    }
 }
 
 impl OutboundPattern {
@@ -152,19 +185,7 @@ impl OutboundPattern {
             // `https://example.com` means the scheme's default port, as a browser would.
             PortPattern::Default => default_port(scheme) == Some(port),
         };
-        if !port_ok {
-            return false;
-        }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        match &self.host {
-            HostPattern::Any => true,
-            HostPattern::Exact(want) => want.eq_ignore_ascii_case(host),
-            HostPattern::Subdomains(suffix) => {
-                host.len() > suffix.len() + 1
-                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-            }
-        }
+        port_ok && self.host.matches(host)
     }
 }
 
@@ -217,19 +238,7 @@ impl FromStr for OutboundPattern {
                     .map_err(|_| err("the port must be a number from 0 to 65535 or `*`"))?,
             ),
         };
-        let host = match host {
-            "" => return Err(err("the host is empty")),
-            "*" => HostPattern::Any,
-            h if h.starts_with("*.") && h.len() > 2 && !h[2..].contains('*') => {
-                HostPattern::Subdomains(h[2..].to_string())
-            }
-            h if h.contains('*') => {
-                return Err(err(
-                    "`*` may only be the whole host or a leading `*.` label",
-                ));
-            }
-            h => HostPattern::Exact(h.trim_start_matches('[').trim_end_matches(']').into()),
-        };
+        let host = HostPattern::parse(host).map_err(err)?;
         Ok(OutboundPattern {
             scheme,
             host,
@@ -239,7 +248,7 @@ impl FromStr for OutboundPattern {
     }
 }
 
-fn split_host_port(s: &str) -> Result<(&str, Option<&str>), String> {
+pub(crate) fn split_host_port(s: &str) -> Result<(&str, Option<&str>), String> {
     if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']').ok_or("unclosed `[` in an IPv6 address")?;
         let host = &s[..end + 2];

@@ -12,6 +12,7 @@ mod manifest;
 mod plan;
 mod plugin;
 mod reuse;
+mod sockets;
 mod source;
 
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
@@ -25,6 +26,7 @@ pub use manifest::{
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan, Rlimit, Rlimits};
 pub use reuse::{Reuse, ReuseConfig};
+pub use sockets::{ConnectPattern, ListenPattern, SocketProtocol};
 pub use source::SourceSpec;
 
 /// Errors from reading and validating configuration.

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::{ConfigError, DirGrant, InterfaceName, LimitsConfig, OutboundPattern};
+use crate::{
+    ConfigError, ConnectPattern, DirGrant, InterfaceName, LimitsConfig, ListenPattern,
+    OutboundPattern,
+};
 
 /// The whole manifest.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -252,6 +255,12 @@ pub struct ComponentConfig {
     /// Outbound HTTP destinations, `SCHEME://HOST[:PORT]` with `*` wildcards.
     #[serde(default)]
     pub allow_outbound: Vec<OutboundPattern>,
+    /// Remote TCP/UDP endpoints this component may connect to, `tcp://HOST:PORT`.
+    #[serde(default)]
+    pub allow_connect: Vec<ConnectPattern>,
+    /// Local addresses this component may listen on (TCP) or bind (UDP), `tcp://IP:PORT`.
+    #[serde(default)]
+    pub allow_listen: Vec<ListenPattern>,
     /// Key-value buckets this component may open (`wasi:keyvalue`).
     #[serde(default)]
     pub keyvalue: Vec<String>,
@@ -601,6 +610,8 @@ mod tests {
             inherit-env = ["HOME"]
             dirs = ["data::/data:ro"]
             allow-outbound = ["https://example.com"]
+            allow-connect = ["tcp://db:5432", "udp://10.0.0.1:53"]
+            allow-listen = ["tcp://127.0.0.1:8080"]
             limits = { fuel = 1000 }
             [component.web]
             source = "web.wat"
@@ -614,6 +625,9 @@ mod tests {
         assert_eq!(api.route.as_ref().unwrap().as_str(), "/api");
         assert!(api.dirs[0].read_only);
         assert_eq!(api.limits.fuel, Some(1000));
+        assert_eq!(api.allow_connect[0].to_string(), "tcp://db:5432");
+        assert_eq!(api.allow_connect.len(), 2);
+        assert_eq!(api.allow_listen[0].to_string(), "tcp://127.0.0.1:8080");
         assert_eq!(m.limits.memory.unwrap().0, 64 << 20);
         let (key, provider) = m.providers.iter().next().unwrap();
         assert_eq!(key.to_string(), "wasi:cli/environment");
@@ -643,6 +657,14 @@ mod tests {
             (
                 "[component.a]\nsource = \"a\"\nallow-outbound = [\"example.com\"]\n",
                 "missing `://`",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\nallow-connect = [\"tcp://db\"]\n",
+                "missing port",
+            ),
+            (
+                "[component.a]\nsource = \"a\"\nallow-listen = [\"tcp://db:80\"]\n",
+                "local IP address",
             ),
             (
                 "[limits]\ntimeout = \"soon\"\n[component.a]\nsource = \"a\"\n",

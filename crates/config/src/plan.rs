@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{
-    BlobstoreBackend, ConfigError, ConfigSource, DirGrant, EnvGrant, InterfaceName,
-    KeyValueBackend, Limits, LimitsConfig, Manifest, OutboundPattern, PluginPlan, ProviderConfig,
-    Route, SourceSpec,
+    BlobstoreBackend, ConfigError, ConfigSource, ConnectPattern, DirGrant, EnvGrant, InterfaceName,
+    KeyValueBackend, Limits, LimitsConfig, ListenPattern, Manifest, OutboundPattern, PluginPlan,
+    ProviderConfig, Route, SourceSpec,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -24,6 +24,8 @@ pub struct CliOverrides {
     pub dirs: Vec<DirGrant>,
     pub env: Vec<EnvGrant>,
     pub allow_outbound: Vec<OutboundPattern>,
+    pub allow_connect: Vec<ConnectPattern>,
+    pub allow_listen: Vec<ListenPattern>,
     pub limits: LimitsConfig,
     /// `run`: arguments after the program name, appended to the manifest's `args`.
     pub args: Vec<String>,
@@ -74,6 +76,10 @@ pub struct ComponentPlan {
     pub env: Vec<(String, String)>,
     pub dirs: Vec<DirGrant>,
     pub allow_outbound: Vec<OutboundPattern>,
+    /// Remote TCP/UDP endpoints the component may connect (send) to.
+    pub allow_connect: Vec<ConnectPattern>,
+    /// Local addresses the component may listen on (TCP) or bind (UDP).
+    pub allow_listen: Vec<ListenPattern>,
     /// Key-value buckets the component may open.
     pub keyvalue: Vec<String>,
     /// Blob containers the component may use.
@@ -113,6 +119,8 @@ impl AppPlan {
             env: resolve_env(&cli.env, |k| std::env::var(k)),
             dirs: cli.dirs.clone(),
             allow_outbound: cli.allow_outbound.clone(),
+            allow_connect: cli.allow_connect.clone(),
+            allow_listen: cli.allow_listen.clone(),
             keyvalue: cli.keyvalue.clone(),
             blobstore: cli.blobstore.clone(),
             config: BTreeMap::new(),
@@ -202,6 +210,10 @@ impl AppPlan {
             dirs.extend(cli.dirs.iter().cloned());
             let mut allow_outbound = c.allow_outbound.clone();
             allow_outbound.extend(cli.allow_outbound.iter().cloned());
+            let mut allow_connect = c.allow_connect.clone();
+            allow_connect.extend(cli.allow_connect.iter().cloned());
+            let mut allow_listen = c.allow_listen.clone();
+            allow_listen.extend(cli.allow_listen.iter().cloned());
             let mut keyvalue = c.keyvalue.clone();
             keyvalue.extend(cli.keyvalue.iter().cloned());
             let mut blobstore = c.blobstore.clone();
@@ -220,6 +232,8 @@ impl AppPlan {
                 env: resolve_env(&env, |k| std::env::var(k)),
                 dirs,
                 allow_outbound,
+                allow_connect,
+                allow_listen,
                 keyvalue,
                 blobstore,
                 config,
@@ -405,6 +419,36 @@ mod tests {
         let single = AppPlan::from_file(Path::new("x.wasm"), &cli, Mode::Run).unwrap();
         assert!(single.components[0].config.is_empty());
         assert_eq!(single.components[0].config_overrides.len(), 2);
+    }
+
+    #[test]
+    fn socket_grants_from_the_manifest_and_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifold.toml");
+        std::fs::write(
+            &path,
+            "[component.a]\nsource = \"a.wasm\"\nallow-connect = [\"tcp://db:5432\"]\n\
+             allow-listen = [\"udp://0.0.0.0:53\"]\n[component.b]\nsource = \"b.wasm\"\nroute = \"/b\"\n",
+        )
+        .unwrap();
+        let cli = CliOverrides {
+            allow_connect: vec!["tcp://127.0.0.1:*".parse().unwrap()],
+            allow_listen: vec!["tcp://127.0.0.1:8080".parse().unwrap()],
+            ..Default::default()
+        };
+        let plan = AppPlan::from_manifest(&path, &cli, Mode::Run).unwrap();
+        let shown = |c: &ComponentPlan| {
+            let connect: Vec<String> = c.allow_connect.iter().map(|p| p.to_string()).collect();
+            let listen: Vec<String> = c.allow_listen.iter().map(|p| p.to_string()).collect();
+            (connect, listen)
+        };
+        let (a, b) = (shown(&plan.components[0]), shown(&plan.components[1]));
+        assert_eq!(a.0, ["tcp://db:5432", "tcp://127.0.0.1:*"]);
+        assert_eq!(a.1, ["udp://0.0.0.0:53", "tcp://127.0.0.1:8080"]);
+        assert_eq!(b.0, ["tcp://127.0.0.1:*"]);
+        assert_eq!(b.1, ["tcp://127.0.0.1:8080"]);
+        let single = AppPlan::from_file(Path::new("x.wasm"), &cli, Mode::Run).unwrap();
+        assert_eq!(shown(&single.components[0]), b);
     }
 
     #[test]

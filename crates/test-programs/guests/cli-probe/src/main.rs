@@ -15,6 +15,8 @@ use wasip2::sockets::network::{
     ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
     Network,
 };
+use wasip2::io::streams::StreamError;
+use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
 /// Exit status for a command line this program cannot understand.
@@ -40,6 +42,7 @@ fn main() {
             "ls" => list(operand(&mut commands, "ls PATH")),
             "stdin" => copy_stdin(),
             "connect" => connect(operand(&mut commands, "connect HOST:PORT")),
+            "listen" => listen(operand(&mut commands, "listen PORT")),
             "exit" => exit(operand(&mut commands, "exit N")),
             "loop" => probe_support::spin_forever(),
             "oom" => probe_support::exhaust_memory(),
@@ -137,8 +140,23 @@ fn copy_stdin() {
 
 fn connect(target: &str) {
     match tcp_connect(target) {
-        Ok(()) => println!("connect ok"),
+        Ok(answer) => {
+            println!("connect ok");
+            io::stdout()
+                .write_all(&answer)
+                .expect("failed to write to stdout");
+        }
         Err(err) => eprintln!("connect error: {err}"),
+    }
+}
+
+fn listen(port: &str) {
+    let port: u16 = port
+        .parse()
+        .unwrap_or_else(|_| usage_error(&format!("`{port}` is not a port number")));
+    match tcp_listen(port) {
+        Ok(_socket) => println!("listening"),
+        Err(err) => eprintln!("listen error: {err}"),
     }
 }
 
@@ -160,12 +178,13 @@ fn flush_stdout() {
     io::stdout().flush().expect("failed to flush stdout");
 }
 
-/// Opens (and drops) a TCP connection through wasi:sockets.
+/// Opens a TCP connection through wasi:sockets, sends `ping\n`, shuts down its sending
+/// half and returns everything the peer sends until it closes.
 ///
 /// std's `TcpStream::connect` cannot be used: on wasm32-wasip1 it fails with
 /// "unsupported" before the host is asked, so it would probe nothing. Asking
 /// wasi:sockets directly lets the host's network policy decide.
-fn tcp_connect(target: &str) -> Result<(), String> {
+fn tcp_connect(target: &str) -> Result<Vec<u8>, String> {
     let (host, port) = target
         .rsplit_once(':')
         .ok_or_else(|| format!("`{target}` is not HOST:PORT"))?;
@@ -192,16 +211,60 @@ fn tcp_connect(target: &str) -> Result<(), String> {
     };
     let socket = create_tcp_socket(family).map_err(describe)?;
     socket.start_connect(&network, remote).map_err(describe)?;
-    // Declared after `socket`, so dropped before it: a pollable must not
-    // outlive the resource it watches.
+    // Declared after `socket`, so dropped before it: a pollable (and a
+    // stream) must not outlive the resource it belongs to.
+    let ready = socket.subscribe();
+    let (input, output) = loop {
+        match socket.finish_connect() {
+            Ok(streams) => break streams,
+            Err(ErrorCode::WouldBlock) => ready.block(),
+            Err(err) => return Err(describe(err)),
+        }
+    };
+    output
+        .blocking_write_and_flush(b"ping\n")
+        .map_err(|err| format!("send: {err:?}"))?;
+    drop(output);
+    socket
+        .shutdown(ShutdownType::Send)
+        .map_err(describe)?;
+    let mut answer = Vec::new();
+    loop {
+        match input.blocking_read(64 * 1024) {
+            Ok(bytes) => answer.extend(bytes),
+            Err(StreamError::Closed) => return Ok(answer),
+            Err(err) => return Err(format!("receive: {err:?}")),
+        }
+    }
+}
+
+/// Binds a TCP socket to `127.0.0.1:PORT` and listens on it.
+fn tcp_listen(port: u16) -> Result<TcpSocket, String> {
+    let network = instance_network();
+    let socket = create_tcp_socket(IpAddressFamily::Ipv4).map_err(describe)?;
+    let local = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+        port,
+        address: (127, 0, 0, 1),
+    });
+    socket.start_bind(&network, local).map_err(describe)?;
     let ready = socket.subscribe();
     loop {
-        match socket.finish_connect() {
-            Ok(_streams) => return Ok(()),
+        match socket.finish_bind() {
+            Ok(()) => break,
             Err(ErrorCode::WouldBlock) => ready.block(),
             Err(err) => return Err(describe(err)),
         }
     }
+    socket.start_listen().map_err(describe)?;
+    loop {
+        match socket.finish_listen() {
+            Ok(()) => break,
+            Err(ErrorCode::WouldBlock) => ready.block(),
+            Err(err) => return Err(describe(err)),
+        }
+    }
+    drop(ready);
+    Ok(socket)
 }
 
 /// The first address of `host`, which may be an IP address literal.
