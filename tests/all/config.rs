@@ -163,17 +163,51 @@ fn a_config_flag_without_a_key_is_a_usage_error() {
     }
 }
 
+/// What `config-reader.wat` imports, which the test rewrites.
+const READER_IMPORT: &str = "\"wasi:config/store@0.2.0-draft\"";
+
+#[test]
+fn every_version_of_the_store_reads_the_same_values() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-reader.wat");
+    let template = std::fs::read_to_string(&fixture).unwrap();
+    assert!(template.contains(READER_IMPORT));
+    let dir = tempfile::tempdir().unwrap();
+    for version in ["0.2.0-draft", "0.2.0-rc.1", "0.2.0-draft-2024-09-27"] {
+        let reader = dir.path().join(format!("reader-{version}.wat"));
+        let import = format!("\"wasi:config/store@{version}\"");
+        std::fs::write(&reader, template.replace(READER_IMPORT, &import)).unwrap();
+        let run = |greeting: &str| {
+            manifold()
+                .args(["run", "--config", &format!("greeting={greeting}")])
+                .arg(&reader)
+                .output()
+                .unwrap()
+        };
+        let out = run("hello");
+        assert_eq!(out.status.code(), Some(0), "{version}: {}", stderr(&out));
+        let out = run("bye");
+        assert_eq!(out.status.code(), Some(1), "{version}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn providers_lists_the_config_store() {
     let out = manifold().args(["providers", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let row = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["interface"] == "wasi:config/store@0.2.0-draft")
-        .unwrap_or_else(|| panic!("{}", stdout(&out)));
-    assert_eq!(row["provider"], "config");
-    assert_eq!(row["kind"], "builtin");
+    for interface in [
+        "wasi:config/store@0.2.0-draft",
+        "wasi:config/store@0.2.0-rc.1",
+        "wasi:config/store@0.2.0-draft-2024-09-27",
+    ] {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["interface"] == interface)
+            .unwrap_or_else(|| panic!("{interface}: {}", stdout(&out)));
+        assert_eq!(row["provider"], "config");
+        assert_eq!(row["kind"], "builtin");
+    }
 }

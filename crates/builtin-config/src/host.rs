@@ -1,23 +1,80 @@
-//! The generated `wasi:config/store` bindings and their implementation over the values in an
-//! instance's extensions (and the shared source, if there is one).
+//! The generated `wasi:config/store` bindings, one module per version served, and their one
+//! implementation over the values in an instance's extensions (and the shared source, if
+//! there is one). The versions differ only in their package's version, so each module's
+//! `Host` hands the call to [`ConfigView::lookup`] or [`ConfigView::lookup_all`] and turns
+//! an [`Upstream`] failure into that version's `error::upstream`.
 
 use std::sync::Arc;
 
 use crate::Values;
 
-use manifold_provider::InstanceState;
+use manifold_provider::{InstanceState, Linker};
 use wasmtime::component::HasData;
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../wit/deps/config-0.2.0-draft",
-        world: "wasi:config/imports",
-        // Not `tracing`: it would log the values `get` returns, which may be secrets.
-        imports: { default: async | trappable },
-    });
+/// Generates module `$module` with the bindings of `wasi:config@$version` (WIT in `$path`),
+/// its `Host` over [`ConfigView`], and `add_to_linker`.
+macro_rules! store_version {
+    ($module:ident, $version:literal, $path:literal) => {
+        pub(crate) mod $module {
+            mod bindings {
+                wasmtime::component::bindgen!({
+                    path: $path,
+                    world: "wasi:config/imports",
+                    // Not `tracing`: it would log the values `get` returns, which may be
+                    // secrets.
+                    imports: { default: async | trappable },
+                });
+            }
+
+            pub(crate) use bindings::wasi::config::store;
+
+            use super::{ConfigView, Upstream};
+
+            pub(crate) const VERSION: &str = $version;
+
+            type Outcome<T> = wasmtime::Result<Result<T, store::Error>>;
+
+            impl From<Upstream> for store::Error {
+                fn from(Upstream(message): Upstream) -> store::Error {
+                    store::Error::Upstream(message)
+                }
+            }
+
+            impl store::Host for ConfigView<'_> {
+                async fn get(&mut self, key: String) -> Outcome<Option<String>> {
+                    Ok(self.lookup(key).await?.map_err(store::Error::from))
+                }
+
+                async fn get_all(&mut self) -> Outcome<Vec<(String, String)>> {
+                    Ok(self.lookup_all().await?.map_err(store::Error::from))
+                }
+            }
+
+            pub(crate) fn add_to_linker(linker: &mut super::Linker) -> wasmtime::Result<()> {
+                store::add_to_linker::<_, super::ConfigData>(linker, super::view)
+            }
+        }
+    };
 }
 
-pub(crate) use bindings::wasi::config::store;
+store_version!(draft, "0.2.0-draft", "../../wit/deps/config-0.2.0-draft");
+store_version!(rc1, "0.2.0-rc.1", "../../wit/deps/config-0.2.0-rc.1");
+store_version!(
+    draft_2024_09_27,
+    "0.2.0-draft-2024-09-27",
+    "../../wit/deps/config-0.2.0-draft-2024-09-27"
+);
+
+/// Links one version's `store`.
+pub(crate) type LinkFn = fn(&mut Linker) -> wasmtime::Result<()>;
+
+/// Every version served, with what links it: the proposal's tagged draft, what
+/// `wasmtime serve -S config` serves, and what Spin 4 imports.
+pub(crate) const VERSIONS: &[(&str, LinkFn)] = &[
+    (draft::VERSION, draft::add_to_linker),
+    (rc1::VERSION, rc1::add_to_linker),
+    (draft_2024_09_27::VERSION, draft_2024_09_27::add_to_linker),
+];
 
 /// This provider's slot in `InstanceState::extensions`.
 pub(crate) struct ConfigContext(pub(crate) Arc<Values>);
@@ -45,6 +102,18 @@ pub(crate) fn view(state: &mut InstanceState) -> ConfigView<'_> {
     }
 }
 
+/// A failure of the config source, already logged: the guest's `error::upstream`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Upstream(pub(crate) String);
+
+type Outcome<T> = wasmtime::Result<Result<T, Upstream>>;
+
+/// A failed source, logged, as the guest's `error::upstream`.
+fn upstream(source: &dyn crate::ConfigSource, op: &str, message: String) -> Upstream {
+    tracing::error!(op, source = source.describe(), error = %message, "wasi:config source failure");
+    Upstream(format!("{op} failed in the config source: {message}"))
+}
+
 impl ConfigView<'_> {
     fn values(&self) -> wasmtime::Result<Arc<Values>> {
         match self.values {
@@ -52,18 +121,9 @@ impl ConfigView<'_> {
             None => wasmtime::bail!("the config provider did not prepare this instance"),
         }
     }
-}
 
-type Outcome<T> = wasmtime::Result<Result<T, store::Error>>;
-
-/// A failed source, logged, as the guest's `error::upstream`.
-fn upstream(source: &dyn crate::ConfigSource, op: &str, message: String) -> store::Error {
-    tracing::error!(op, source = source.describe(), error = %message, "wasi:config source failure");
-    store::Error::Upstream(format!("{op} failed in the config source: {message}"))
-}
-
-impl store::Host for ConfigView<'_> {
-    async fn get(&mut self, key: String) -> Outcome<Option<String>> {
+    /// `get`: the source's value unless the deployment pinned the key, else the resolved one.
+    pub(crate) async fn lookup(&self, key: String) -> Outcome<Option<String>> {
         let values = self.values()?;
         let from_source = match &values.source {
             Some(source) if !values.pinned.contains(&key) => match source.get(&key).await {
@@ -77,7 +137,8 @@ impl store::Host for ConfigView<'_> {
         Ok(Ok(value))
     }
 
-    async fn get_all(&mut self) -> Outcome<Vec<(String, String)>> {
+    /// `get-all`: the resolved values with the source's over those not pinned, by key.
+    pub(crate) async fn lookup_all(&self) -> Outcome<Vec<(String, String)>> {
         let values = self.values()?;
         let mut all = values.resolved.clone();
         if let Some(source) = &values.source {

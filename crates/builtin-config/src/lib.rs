@@ -1,6 +1,7 @@
-//! The built-in provider of `wasi:config/store@0.2.0-draft`, on the embedded backend: the
-//! values a component sees are resolved once, when the app loads, from three layers (later
-//! wins):
+//! The built-in provider of `wasi:config/store`, at `0.2.0-draft` (the proposal's tagged draft),
+//! `0.2.0-rc.1` (`wasmtime serve -S config`) and `0.2.0-draft-2024-09-27` (Spin 4), all from
+//! the same values, so a component built for any of those hosts runs here. The values a
+//! component sees are resolved once, when the app loads, from three layers (later wins):
 //!
 //! 1. the manifest: the app's `[config]` table, with the component's `config` table over it;
 //! 2. the host's environment: `MANIFOLD_CONFIG_<KEY>` (see [`env_var_name`]) replaces the
@@ -30,18 +31,23 @@ use manifold_provider::{InstanceState, InterfaceName, Linker, Provider, Provider
 pub use source::{ConfigSource, SourceFuture};
 pub use values::{ENV_PREFIX, env_var_name};
 
-use host::{ConfigContext, ConfigData};
+use host::ConfigContext;
 
-/// The draft served: what Spin and wasmCloud ship.
-pub const DRAFT: &str = "0.2.0-draft";
+/// The versions of `wasi:config/store` served, in the order they are offered.
+pub fn versions() -> impl Iterator<Item = &'static str> {
+    host::VERSIONS.iter().map(|(version, _)| *version)
+}
 
+/// `wasi:config/store` at each of [`versions`], in the same order.
 fn names() -> &'static [InterfaceName] {
     static NAMES: LazyLock<Vec<InterfaceName>> = LazyLock::new(|| {
-        let full = format!("wasi:config/store@{DRAFT}");
-        vec![
-            full.parse()
-                .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}")),
-        ]
+        versions()
+            .map(|version| {
+                let full = format!("wasi:config/store@{version}");
+                full.parse()
+                    .unwrap_or_else(|e| panic!("bad built-in name {full}: {e}"))
+            })
+            .collect()
     });
     &NAMES
 }
@@ -130,8 +136,10 @@ impl Provider for ConfigProvider {
     }
 
     fn add_to_linker(&self, linker: &mut Linker, chosen: &[InterfaceName]) -> anyhow::Result<()> {
-        if chosen.iter().any(|name| names().contains(name)) {
-            host::store::add_to_linker::<_, ConfigData>(linker, host::view)?;
+        for (name, (_, link)) in names().iter().zip(host::VERSIONS) {
+            if chosen.contains(name) {
+                link(linker)?;
+            }
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use manifold_provider::{InstanceState, Provider};
 
 use super::*;
-use crate::host::store;
+use crate::host::Upstream;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -51,12 +51,12 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .block_on(future)
 }
 
-fn try_get(state: &mut InstanceState, key: &str) -> Result<Option<String>, store::Error> {
-    block_on(store::Host::get(&mut host::view(state), key.into())).expect("no trap")
+fn try_get(state: &mut InstanceState, key: &str) -> Result<Option<String>, Upstream> {
+    block_on(host::view(state).lookup(key.into())).expect("no trap")
 }
 
-fn try_get_all(state: &mut InstanceState) -> Result<Vec<(String, String)>, store::Error> {
-    block_on(store::Host::get_all(&mut host::view(state))).expect("no trap")
+fn try_get_all(state: &mut InstanceState) -> Result<Vec<(String, String)>, Upstream> {
+    block_on(host::view(state).lookup_all()).expect("no trap")
 }
 
 fn get(state: &mut InstanceState, key: &str) -> Option<String> {
@@ -67,33 +67,77 @@ fn get_all(state: &mut InstanceState) -> Vec<(String, String)> {
     try_get_all(state).expect("no error value")
 }
 
+const OFFERED: [&str; 3] = [
+    "wasi:config/store@0.2.0-draft",
+    "wasi:config/store@0.2.0-rc.1",
+    "wasi:config/store@0.2.0-draft-2024-09-27",
+];
+
 #[test]
-fn offers_the_store_at_0_2_0_draft_and_links_it() {
+fn offers_the_store_at_three_versions_and_links_them_side_by_side() {
     let offered: Vec<String> = ConfigProvider::offered()
         .iter()
         .map(|n| n.to_string())
         .collect();
-    assert_eq!(offered, ["wasi:config/store@0.2.0-draft"]);
+    assert_eq!(offered, OFFERED);
     let p = ConfigProvider::from_layers(&map(&[]), &map(&[]), |_| None);
     let engine = wasmtime::Engine::default();
     let mut linker = manifold_provider::Linker::new(&engine);
     p.add_to_linker(&mut linker, p.interfaces()).expect("links");
+    // Each alone, too (what a component importing one version gets).
+    for name in p.interfaces() {
+        let mut linker = manifold_provider::Linker::new(&engine);
+        p.add_to_linker(&mut linker, std::slice::from_ref(name))
+            .expect("links");
+    }
 }
 
 #[test]
-fn the_wit_has_the_store_with_get_and_get_all() {
+fn the_wit_has_the_store_with_get_and_get_all_at_every_version() {
     let p = ConfigProvider::from_layers(&map(&[]), &map(&[]), |_| None);
     let wit = p.wit().expect("WIT");
-    let (_, store) = wit
-        .interfaces
-        .iter()
-        .find(|(_, i)| i.name.as_deref() == Some("store"))
-        .expect("interface store");
-    let package = &wit.packages[store.package.expect("in a package")].name;
-    assert_eq!(package.to_string(), "wasi:config@0.2.0-draft");
-    let mut functions: Vec<&str> = store.functions.keys().map(String::as_str).collect();
-    functions.sort_unstable();
-    assert_eq!(functions, ["get", "get-all"]);
+    for name in OFFERED {
+        let name: InterfaceName = name.parse().expect("a name");
+        let id = manifold_wit::interface(&wit, &name).unwrap_or_else(|| panic!("{name}"));
+        let mut functions: Vec<&str> = wit.interfaces[id]
+            .functions
+            .keys()
+            .map(String::as_str)
+            .collect();
+        functions.sort_unstable();
+        assert_eq!(functions, ["get", "get-all"], "{name}");
+    }
+}
+
+/// Calls `get` and `get-all` through version `$module`'s generated `Host`, on a provider
+/// whose source is down, with key `b` pinned to `cli`.
+macro_rules! check_version {
+    ($module:ident) => {{
+        use crate::host::$module::store;
+        let p = ConfigProvider::from_layers(&map(&[("a", "m")]), &map(&[("b", "cli")]), |_| None)
+            .with_source(Arc::new(FakeSource(None)));
+        let mut state = instance(&p);
+        let mut view = host::view(&mut state);
+        let pinned = block_on(store::Host::get(&mut view, "b".into())).expect("no trap");
+        assert!(matches!(pinned, Ok(Some(v)) if v == "cli"), "{}", stringify!($module));
+        let down = block_on(store::Host::get(&mut view, "a".into())).expect("no trap");
+        assert!(
+            matches!(down, Err(store::Error::Upstream(m)) if m.contains("down")),
+            "{}",
+            stringify!($module)
+        );
+        let all = block_on(store::Host::get_all(&mut view)).expect("no trap");
+        assert!(matches!(all, Err(store::Error::Upstream(_))), "{}", stringify!($module));
+        let mut bare = InstanceState::new(1 << 20);
+        assert!(block_on(store::Host::get(&mut host::view(&mut bare), "a".into())).is_err());
+    }};
+}
+
+#[test]
+fn every_version_answers_from_the_same_values() {
+    check_version!(draft);
+    check_version!(rc1);
+    check_version!(draft_2024_09_27);
 }
 
 #[test]
@@ -201,8 +245,8 @@ fn get_and_get_all_answer_from_the_resolved_values() {
 #[test]
 fn an_unprepared_instance_is_a_trap_not_a_guest_error() {
     let mut bare = InstanceState::new(1 << 20);
-    assert!(block_on(store::Host::get(&mut host::view(&mut bare), "a".into())).is_err());
-    assert!(block_on(store::Host::get_all(&mut host::view(&mut bare))).is_err());
+    assert!(block_on(host::view(&mut bare).lookup("a".into())).is_err());
+    assert!(block_on(host::view(&mut bare).lookup_all()).is_err());
 }
 
 /// A source with fixed values, or one that is down.
@@ -259,13 +303,8 @@ fn a_source_that_is_down_is_an_upstream_error() {
     let p = ConfigProvider::from_layers(&map(&[("a", "m")]), &map(&[("b", "cli")]), |_| None)
         .with_source(Arc::new(FakeSource(None)));
     let mut state = instance(&p);
-    assert!(
-        matches!(try_get(&mut state, "a"), Err(store::Error::Upstream(m)) if m.contains("down"))
-    );
-    assert!(matches!(
-        try_get_all(&mut state),
-        Err(store::Error::Upstream(_))
-    ));
+    assert!(matches!(try_get(&mut state, "a"), Err(Upstream(m)) if m.contains("down")));
+    assert!(matches!(try_get_all(&mut state), Err(Upstream(_))));
     // A pinned key does not need the source.
     assert_eq!(get(&mut state, "b").as_deref(), Some("cli"));
 }

@@ -1,29 +1,40 @@
-//! The WIT of `wasi:config@0.2.0-draft`, embedded from the repository's
-//! `wit/deps/config-0.2.0-draft/` (the files the bindings are generated from) and parsed
-//! once, so a component's config imports can be checked function by function before linking.
+//! The WIT of every `wasi:config` version served, embedded from the repository's
+//! `wit/deps/config-*/` (the files the bindings are generated from) and parsed once, so a
+//! component's config imports can be checked function by function before linking.
 
 use std::sync::{Arc, LazyLock};
 
 use wit_parser::Resolve;
 
-const DIR: &str = "config-0.2.0-draft";
+/// The files of `wit/deps/$dir`; `world.wit` holds the `package` line.
+macro_rules! package {
+    ($dir:literal) => {
+        (
+            $dir,
+            &[
+                (
+                    "world.wit",
+                    include_str!(concat!("../../../wit/deps/", $dir, "/world.wit")),
+                ),
+                (
+                    "store.wit",
+                    include_str!(concat!("../../../wit/deps/", $dir, "/store.wit")),
+                ),
+            ],
+        )
+    };
+}
 
-/// `world.wit` holds the `package` line.
-const FILES: &[(&str, &str)] = &[
-    (
-        "world.wit",
-        include_str!("../../../wit/deps/config-0.2.0-draft/world.wit"),
-    ),
-    (
-        "store.wit",
-        include_str!("../../../wit/deps/config-0.2.0-draft/store.wit"),
-    ),
+const PACKAGES: &[(&str, &[(&str, &str)])] = &[
+    package!("config-0.2.0-draft"),
+    package!("config-0.2.0-rc.1"),
+    package!("config-0.2.0-draft-2024-09-27"),
 ];
 
 static WIT: LazyLock<Arc<Resolve>> =
-    LazyLock::new(|| Arc::new(manifold_wit::parse_embedded(&[(DIR, FILES)])));
+    LazyLock::new(|| Arc::new(manifold_wit::parse_embedded(PACKAGES)));
 
-/// The package, parsed on first use.
+/// The packages, parsed on first use.
 pub(crate) fn shared() -> Arc<Resolve> {
     Arc::clone(&WIT)
 }

@@ -104,13 +104,16 @@ pub enum ItemKind {
     Type,
 }
 
-/// A function of an import, as the component uses it.
+/// A function of an import or export, as the component declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportedFunction {
+pub struct WorldFunction {
     /// The name in the binary: `get-environment`, `[method]descriptor.read`, …
     pub name: String,
-    /// Its WIT signature, `func(…) -> …`.
+    /// Its WIT signature, `func(…) -> …` or `async func(…) -> …`.
     pub signature: String,
+    /// Whether its component type is `async` (WIT's `async func`, WASI 0.3): a caller may
+    /// go on while it runs.
+    pub is_async: bool,
 }
 
 /// One import of a component.
@@ -122,7 +125,7 @@ pub struct Import {
     pub interface: Option<InterfaceName>,
     pub kind: ItemKind,
     /// The functions the component imports (all of them, for an interface).
-    pub functions: Vec<ImportedFunction>,
+    pub functions: Vec<WorldFunction>,
     /// The resources the component imports from the interface (or, for a bare type, the
     /// type itself if it is a resource).
     pub resources: Vec<String>,
@@ -137,6 +140,8 @@ pub struct Export {
     pub name: String,
     pub interface: Option<InterfaceName>,
     pub kind: ItemKind,
+    /// The functions the component exports (of the interface, or the bare function).
+    pub functions: Vec<WorldFunction>,
 }
 
 /// A component's side of resolution: its world, decoded from its binary.
@@ -240,6 +245,7 @@ fn world_of(resolve: Resolve, world: wit_parser::WorldId) -> ComponentWorld {
                 name,
                 interface,
                 kind,
+                functions: functions_of(&resolve, item),
             }
         })
         .collect();
@@ -271,13 +277,28 @@ fn describe_item(
     (name, interface, kind)
 }
 
-fn import_of(resolve: &Resolve, key: &WorldKey, item: &WorldItem) -> Import {
-    let (name, interface, kind) = describe_item(resolve, key, item);
-    let print = |f: &wit_parser::Function| ImportedFunction {
+/// The functions of an interface item (all of them) or a bare function item.
+fn functions_of(resolve: &Resolve, item: &WorldItem) -> Vec<WorldFunction> {
+    let describe = |f: &wit_parser::Function| WorldFunction {
         name: f.name.clone(),
         signature: signature::function(resolve, f),
+        is_async: f.kind.is_async(),
     };
-    let (functions, resources, id) = match item {
+    match item {
+        WorldItem::Interface { id, .. } => resolve.interfaces[*id]
+            .functions
+            .values()
+            .map(describe)
+            .collect(),
+        WorldItem::Function(f) => vec![describe(f)],
+        WorldItem::Type { .. } => Vec::new(),
+    }
+}
+
+fn import_of(resolve: &Resolve, key: &WorldKey, item: &WorldItem) -> Import {
+    let (name, interface, kind) = describe_item(resolve, key, item);
+    let functions = functions_of(resolve, item);
+    let (resources, id) = match item {
         WorldItem::Interface { id, .. } => {
             let iface = &resolve.interfaces[*id];
             let resources = iface
@@ -286,19 +307,15 @@ fn import_of(resolve: &Resolve, key: &WorldKey, item: &WorldItem) -> Import {
                 .filter(|(_, ty)| matches!(resolve.types[**ty].kind, TypeDefKind::Resource))
                 .map(|(name, _)| name.clone())
                 .collect();
-            (
-                iface.functions.values().map(print).collect(),
-                resources,
-                Some(*id),
-            )
+            (resources, Some(*id))
         }
-        WorldItem::Function(f) => (vec![print(f)], Vec::new(), None),
+        WorldItem::Function(_) => (Vec::new(), None),
         WorldItem::Type { id, .. } => {
             let resources = match (&resolve.types[*id].kind, key) {
                 (TypeDefKind::Resource, WorldKey::Name(name)) => vec![name.clone()],
                 _ => Vec::new(),
             };
-            (Vec::new(), resources, None)
+            (resources, None)
         }
     };
     Import {

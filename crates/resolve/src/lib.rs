@@ -28,7 +28,7 @@ mod signature;
 mod version;
 
 pub use decode::{
-    ComponentWorld, DecodeError, Export, Import, ImportedFunction, ItemKind, check_header,
+    ComponentWorld, DecodeError, Export, Import, ItemKind, WorldFunction, check_header,
     decode_component,
 };
 pub use offer::{Offer, Provided};

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use manifold_config::InterfaceName;
 use serde_json::{Value, json};
 
-use crate::decode::{DecodeError, Export, Import, ItemKind};
+use crate::decode::{DecodeError, Export, Import, ItemKind, WorldFunction};
 use crate::offer::Provided;
 use crate::resolution::{ItemIssue, Outcome, Problem, ProblemKind, Resolution};
 
@@ -109,13 +109,7 @@ impl Resolution {
             .map(|r| {
                 let mut entry =
                     item_json(&r.import.name, r.import.interface.as_ref(), r.import.kind);
-                entry["functions"] = json!(
-                    r.import
-                        .functions
-                        .iter()
-                        .map(|f| json!({ "name": f.name, "signature": f.signature }))
-                        .collect::<Vec<_>>()
-                );
+                entry["functions"] = functions_json(&r.import.functions);
                 entry["resources"] = json!(r.import.resources);
                 match &r.outcome {
                     Outcome::Bound { provided, note, .. } => {
@@ -270,7 +264,16 @@ fn item_json(name: &str, interface: Option<&InterfaceName>, kind: ItemKind) -> V
 }
 
 fn export_json(export: &Export) -> Value {
-    item_json(&export.name, export.interface.as_ref(), export.kind)
+    let mut entry = item_json(&export.name, export.interface.as_ref(), export.kind);
+    entry["functions"] = functions_json(&export.functions);
+    entry
+}
+
+fn functions_json(functions: &[WorldFunction]) -> Value {
+    functions
+        .iter()
+        .map(|f| json!({ "name": f.name, "signature": f.signature, "async": f.is_async }))
+        .collect()
 }
 
 fn provided_json(provided: &Provided) -> Value {

@@ -10,6 +10,7 @@
 use std::cmp::Reverse;
 
 use manifold_config::InterfaceName;
+use semver::Version;
 use wit_parser::Type;
 
 use crate::compare::{Compare, Difference};
@@ -204,7 +205,7 @@ fn resolve_import(world: &ComponentWorld, import: &Import, offers: &[Offer]) -> 
         .collect();
     candidates.sort_by_key(|(m, i, o)| (*m, Reverse(o.interface.version.clone()), *i));
     if candidates.is_empty() {
-        return Outcome::Problem(version_problem(name, found));
+        return Outcome::Problem(version_problem(name, found, offers));
     }
     let mut first_failure: Option<(VersionMatch, &Offer, Vec<ItemIssue>)> = None;
     for (m, index, offer) in candidates {
@@ -220,7 +221,7 @@ fn resolve_import(world: &ComponentWorld, import: &Import, offers: &[Offer]) -> 
     }
     let Some((m, offer, items)) = first_failure else {
         // Unreachable: there was at least one candidate and none bound.
-        return Outcome::Problem(version_problem(name, found));
+        return Outcome::Problem(version_problem(name, found, offers));
     };
     Outcome::Problem(function_problem(name, m, offer, items, found))
 }
@@ -266,52 +267,107 @@ fn bound_note(
     note
 }
 
-fn version_problem(name: &InterfaceName, found: Vec<Provided>) -> Problem {
-    let versions: Vec<String> = found
+fn version_problem(name: &InterfaceName, found: Vec<Provided>, offers: &[Offer]) -> Problem {
+    let versions: Vec<&Version> = found
         .iter()
-        .filter_map(|p| p.interface.version.as_ref().map(ToString::to_string))
+        .filter_map(|p| p.interface.version.as_ref())
         .collect();
-    let prerelease = name.version.as_ref().is_some_and(|v| !v.pre.is_empty())
-        || found.iter().all(|p| {
-            p.interface
-                .version
-                .as_ref()
-                .is_some_and(|v| !v.pre.is_empty())
-        });
     let alternatives = if versions.is_empty() {
         format!("an unversioned {}", name.unversioned())
     } else {
         let names: Vec<String> = found.iter().map(|p| p.interface.to_string()).collect();
         dedup(names).join(" or ")
     };
+    let every_offer_a_prerelease = found.iter().all(|p| {
+        p.interface
+            .version
+            .as_ref()
+            .is_some_and(|v| !v.pre.is_empty())
+    });
     let configure = format!("configure a provider of {name} in manifold.toml");
-    let (kind, message) = match &name.version {
+    let rebuild = format!("rebuild against {alternatives}, or {configure}");
+    let (kind, message, hint) = match &name.version {
         None => (
             ProblemKind::VersionMismatch,
             "you're importing it without a version; the host's providers offer only the \
              versions above"
                 .to_string(),
+            rebuild,
         ),
-        Some(v) if prerelease => (
-            ProblemKind::PrereleaseMismatch,
-            format!("you're targeting {v}; pre-release versions must match exactly."),
-        ),
-        Some(v) => {
-            let host_series: Vec<String> = found
-                .iter()
-                .filter_map(|p| p.interface.version.as_ref().map(version::series_name))
-                .collect();
-            (
-                ProblemKind::VersionMismatch,
+        Some(v) if !v.pre.is_empty() => match final_release_for(v, &versions) {
+            Some(release) => (
+                ProblemKind::PrereleaseMismatch,
                 format!(
-                    "you're targeting {v}, of the {} series; the host has the {} series \
-                     (versions are compatible within a 0.x series, and from 1.0 on within a \
-                     major version)",
-                    version::series_name(v),
-                    dedup(host_series).join(" and ")
+                    "this host provides {}; your component targets the {} {v}: rebuild it \
+                     against {release}",
+                    package_at(name, release),
+                    prerelease_kind(v)
                 ),
-            )
-        }
+                format!(
+                    "update the component's WIT dependencies (or its toolchain) to {} and \
+                     rebuild (pre-releases match only exactly), or {configure}",
+                    interface_at(name, release)
+                ),
+            ),
+            None => (
+                ProblemKind::PrereleaseMismatch,
+                format!("you're targeting {v}; pre-release versions must match exactly."),
+                rebuild,
+            ),
+        },
+        Some(v) => match prerelease_in_series(v, &versions) {
+            Some(pre) => (
+                ProblemKind::PrereleaseMismatch,
+                format!(
+                    "this host provides only the {} {}; your component targets the release \
+                     {v}, which a pre-release cannot serve",
+                    prerelease_kind(pre),
+                    package_at(name, pre)
+                ),
+                format!(
+                    "{configure}, or rebuild against {} (a pre-release serves only components \
+                     built against exactly it)",
+                    interface_at(name, pre)
+                ),
+            ),
+            None if every_offer_a_prerelease => (
+                ProblemKind::PrereleaseMismatch,
+                format!("you're targeting {v}; pre-release versions must match exactly."),
+                rebuild,
+            ),
+            None => {
+                let host_series =
+                    dedup(versions.iter().map(|h| version::series_name(h)).collect()).join(" and ");
+                match package_without_interface(name, v, offers) {
+                    Some((release, interfaces)) => (
+                        ProblemKind::VersionMismatch,
+                        format!(
+                            "this host provides {} without {iface} (it has {}), and {iface} only \
+                             in the {host_series} series; your component targets {v}",
+                            package_at(name, &release),
+                            listed(&interfaces),
+                            iface = name.interface,
+                        ),
+                        format!(
+                            "rebuild against {alternatives}, or without {} (with what {} has), \
+                             or {configure}",
+                            name.interface,
+                            package_at(name, &release)
+                        ),
+                    ),
+                    None => (
+                        ProblemKind::VersionMismatch,
+                        format!(
+                            "you're targeting {v}, of the {} series; the host has the \
+                             {host_series} series (versions are compatible within a 0.x series, \
+                             and from 1.0 on within a major version)",
+                            version::series_name(v),
+                        ),
+                        rebuild,
+                    ),
+                }
+            }
+        },
     };
     Problem {
         kind,
@@ -320,7 +376,82 @@ fn version_problem(name: &InterfaceName, found: Vec<Provided>) -> Problem {
         compared_with: None,
         items: Vec::new(),
         message,
-        hint: format!("rebuild against {alternatives}, or {configure}"),
+        hint,
+    }
+}
+
+/// The highest release the host offers in the series of pre-release `pre`, at or after the
+/// release `pre` leads to (`0.3.0` for `0.3.0-rc-2026-03-15`): what to rebuild against.
+fn final_release_for<'a>(pre: &Version, offered: &[&'a Version]) -> Option<&'a Version> {
+    let release = (pre.major, pre.minor, pre.patch);
+    offered
+        .iter()
+        .copied()
+        .filter(|h| h.pre.is_empty() && version::same_series(h, pre))
+        .filter(|h| (h.major, h.minor, h.patch) >= release)
+        .max()
+}
+
+/// The highest pre-release the host offers in the series of release `v`.
+fn prerelease_in_series<'a>(v: &Version, offered: &[&'a Version]) -> Option<&'a Version> {
+    offered
+        .iter()
+        .copied()
+        .filter(|h| !h.pre.is_empty() && version::same_series(h, v))
+        .max()
+}
+
+/// "release candidate" (`-rc…`), "draft" (`-draft…`) or "pre-release".
+fn prerelease_kind(v: &Version) -> &'static str {
+    let pre = v.pre.as_str();
+    if pre.starts_with("rc") {
+        "release candidate"
+    } else if pre.starts_with("draft") {
+        "draft"
+    } else {
+        "pre-release"
+    }
+}
+
+/// When the host has the package of `name` in the series of `v`, but not this interface:
+/// the highest such version and the interfaces it has there (`wasi:clocks@0.3.0` without
+/// `wall-clock`, which WASI 0.3 replaced).
+fn package_without_interface(
+    name: &InterfaceName,
+    v: &Version,
+    offers: &[Offer],
+) -> Option<(Version, Vec<String>)> {
+    let in_series: Vec<&InterfaceName> = offers
+        .iter()
+        .map(|o| &o.interface)
+        .filter(|o| (&o.namespace, &o.package) == (&name.namespace, &name.package))
+        .filter(|o| version::compare(Some(v), o.version.as_ref()) != VersionMatch::Incompatible)
+        .collect();
+    let release = in_series.iter().filter_map(|o| o.version.as_ref()).max()?;
+    let interfaces = in_series
+        .iter()
+        .filter(|o| o.version.as_ref() == Some(release))
+        .map(|o| o.interface.clone())
+        .collect();
+    Some((release.clone(), dedup(interfaces)))
+}
+
+/// `wasi:http@0.3.0`: the package of `name` at `version`.
+fn package_at(name: &InterfaceName, version: &Version) -> String {
+    format!("{}:{}@{version}", name.namespace, name.package)
+}
+
+/// `wasi:http/types@0.3.0`: `name` at `version`.
+fn interface_at(name: &InterfaceName, version: &Version) -> String {
+    format!("{}@{version}", name.unversioned())
+}
+
+/// "a", "a and b", "a, b and c".
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 

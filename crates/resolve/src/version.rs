@@ -54,6 +54,11 @@ fn series(v: &Version) -> (u64, u64, u64) {
     }
 }
 
+/// Whether two versions belong to the same series (pre-releases by their release's).
+pub(crate) fn same_series(a: &Version, b: &Version) -> bool {
+    series(a) == series(b)
+}
+
 /// "0.2", "1" or "0.0.3": how a series is named in messages.
 pub(crate) fn series_name(v: &Version) -> String {
     match series(v) {

@@ -95,6 +95,21 @@ fn prerelease_mismatch() {
 }
 
 #[test]
+fn release_candidate_of_a_release_the_host_has() {
+    component_case("rc-vs-final", false);
+}
+
+#[test]
+fn wasi_0_2_and_0_3_are_different_series() {
+    component_case("major-mismatch", false);
+}
+
+#[test]
+fn async_functions_are_marked_in_json() {
+    component_case("async-functions", true);
+}
+
+#[test]
 fn no_provider() {
     component_case("no-provider", false);
 }

@@ -178,3 +178,85 @@ fn bindings_group_imports_by_offer() {
         );
     }
 }
+
+const ENV_0_3_RC: &str = r#"(component
+  (import "wasi:cli/environment@0.3.0-rc-2026-03-15" (instance
+    (export "get-environment" (func (result (list (tuple string string))))))))"#;
+
+const ENV_0_3_0: &str = r#"(component
+  (import "wasi:cli/environment@0.3.0" (instance
+    (export "get-environment" (func (result (list (tuple string string))))))))"#;
+
+fn plain_offer(name: &str) -> Offer {
+    Offer::new(name.parse().unwrap(), "rc-host", "builtin")
+}
+
+#[test]
+fn a_release_candidate_binds_to_exactly_itself() {
+    let offers = [
+        plain_offer("wasi:cli/environment@0.3.0"),
+        plain_offer("wasi:cli/environment@0.3.0-rc-2026-03-15"),
+    ];
+    let Outcome::Bound { provided, note, .. } = outcome(&world(ENV_0_3_RC), &offers) else {
+        panic!("not bound")
+    };
+    assert_eq!(
+        provided.interface.to_string(),
+        "wasi:cli/environment@0.3.0-rc-2026-03-15"
+    );
+    assert_eq!(note, None);
+    let Outcome::Bound { provided, .. } = outcome(&world(ENV_0_3_0), &offers) else {
+        panic!("not bound")
+    };
+    assert_eq!(provided.interface.to_string(), "wasi:cli/environment@0.3.0");
+}
+
+#[test]
+fn a_release_on_a_host_with_only_its_release_candidate() {
+    let offers = [plain_offer("wasi:cli/environment@0.3.0-rc-2026-03-15")];
+    let Outcome::Problem(p) = outcome(&world(ENV_0_3_0), &offers) else {
+        panic!("bound")
+    };
+    assert_eq!(p.kind, ProblemKind::PrereleaseMismatch);
+    assert_eq!(
+        p.message,
+        "this host provides only the release candidate wasi:cli@0.3.0-rc-2026-03-15; your \
+         component targets the release 0.3.0, which a pre-release cannot serve"
+    );
+    assert!(
+        p.hint
+            .starts_with("configure a provider of wasi:cli/environment@0.3.0 in manifold.toml"),
+        "{}",
+        p.hint
+    );
+}
+
+#[test]
+fn a_release_candidate_of_a_release_older_than_the_host_s() {
+    // 0.2.0-rc-… leads to 0.2.0, which 0.2.12 serves: rebuild against 0.2.12.
+    let app = world(
+        r#"(component (import "wasi:cli/environment@0.2.0-rc-2023-12-05" (instance
+             (export "get-arguments" (func (result (list string)))))))"#,
+    );
+    let Outcome::Problem(p) = outcome(&app, &host_offers()) else {
+        panic!("bound")
+    };
+    assert_eq!(p.kind, ProblemKind::PrereleaseMismatch);
+    assert!(
+        p.message.starts_with(
+            "this host provides wasi:cli@0.2.12; your component targets the release \
+             candidate 0.2.0-rc-2023-12-05: rebuild it against 0.2.12"
+        ),
+        "{}",
+        p.message
+    );
+    // A candidate of a release newer than any the host has gets the plain rule.
+    let app = world(
+        r#"(component (import "wasi:cli/environment@0.3.1-rc-2026-09-01" (instance
+             (export "get-arguments" (func (result (list string)))))))"#,
+    );
+    let Outcome::Problem(p) = outcome(&app, &host_offers()) else {
+        panic!("bound")
+    };
+    assert!(p.message.contains("must match exactly"), "{}", p.message);
+}
