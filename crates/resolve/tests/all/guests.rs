@@ -23,6 +23,7 @@ fn every_guest_resolves_against_the_builtins() {
             "http-counter",
             "blob-probe",
             "plugin-conformance",
+            "plugin-conformance-async",
             "plugin-http",
             "peek-app",
             "kv-draft2-on-draft",
