@@ -285,6 +285,25 @@ impl RpcPlugin {
         .await
     }
 
+    /// `call`, failed with a timeout error if it does not finish within the plugin's
+    /// deadline (which covers waiting for a slot and for the plugin to be ready).
+    async fn within_deadline<R>(
+        &self,
+        instance: &str,
+        func: &str,
+        call: impl std::future::Future<Output = Result<R, CallError>>,
+    ) -> Result<R, CallError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(CallError::Timeout {
+                    plugin: self.name.clone(),
+                    func: format!("{instance}#{func}"),
+                    timeout: self.timeout,
+                })
+            })
+    }
+
     /// Runs `invoke` with the plugin ready and an in-flight slot held, and classifies its
     /// failure: an empty answer across a restart, or garbage (which restarts the plugin).
     async fn guarded<R, F>(
@@ -472,17 +491,7 @@ fn is_garbage(e: &anyhow::Error) -> bool {
 
 impl Transport for RpcPlugin {
     fn call<'a>(&'a self, instance: &'a str, func: &'a str, params: Bytes) -> CallFuture<'a> {
-        Box::pin(async move {
-            match tokio::time::timeout(self.timeout, self.call_inner(instance, func, params)).await
-            {
-                Ok(result) => result,
-                Err(_) => Err(CallError::Timeout {
-                    plugin: self.name.clone(),
-                    func: format!("{instance}#{func}"),
-                    timeout: self.timeout,
-                }),
-            }
-        })
+        Box::pin(self.within_deadline(instance, func, self.call_inner(instance, func, params)))
     }
 
     fn generation(&self) -> u64 {
@@ -494,17 +503,8 @@ impl Transport for RpcPlugin {
     }
 
     fn call_streaming<'a>(&'a self, call: StreamingCall<'a>) -> StreamingFuture<'a> {
-        Box::pin(async move {
-            let what = format!("{}#{}", call.instance, call.func);
-            match tokio::time::timeout(self.timeout, self.call_streaming_inner(call)).await {
-                Ok(result) => result,
-                Err(_) => Err(CallError::Timeout {
-                    plugin: self.name.clone(),
-                    func: what,
-                    timeout: self.timeout,
-                }),
-            }
-        })
+        let (instance, func) = (call.instance, call.func);
+        Box::pin(self.within_deadline(instance, func, self.call_streaming_inner(call)))
     }
 }
 
