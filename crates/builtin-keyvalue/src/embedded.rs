@@ -21,6 +21,8 @@ use redb::{
     TableError, WriteTransaction,
 };
 
+use manifold_provider::data_dir::{DataDirLock, LockError, lock_data_dir};
+
 use crate::backend::{
     Backend, BackendError, BackendResult, BoxFuture, Counter, KeyPage, KeyValue, Swap, incremented,
 };
@@ -41,9 +43,15 @@ pub enum OpenError {
         #[source]
         source: io::Error,
     },
+    /// Another process holds the data directory.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// redb's own lock: a process that does not take the data directory's lock (an older
+    /// Manifold) has the file open.
     #[error(
-        "the key-value database {} is open in another process (a second `manifold`?); \
-         give each process its own data directory",
+        "the key-value database {} is open in another process (a second `manifold`?); stop \
+         it, or give each process its own data directory (`--data-dir`, or `data-dir` in the \
+         manifest)",
         path.display()
     )]
     InUse { path: PathBuf },
@@ -97,6 +105,8 @@ fn definition(table: &ScopedBucket) -> TableDefinition<'_, &'static str, &'stati
 #[derive(Clone)]
 pub(crate) struct Store {
     db: Arc<Database>,
+    /// This process's hold on the data directory, for as long as the store is open.
+    _lock: Arc<DataDirLock>,
 }
 
 impl fmt::Debug for Store {
@@ -107,20 +117,23 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens (or creates) the database file `file_name` in `dir`, creating `dir` if needed,
-    /// or shares the handle this process already has on it.
+    /// or shares the handle this process already has on it. `dir` is locked for this process
+    /// first ([`lock_data_dir`]): another process holding it is [`OpenError::Locked`].
     pub(crate) fn open(dir: &Path, file_name: &str) -> Result<Store, OpenError> {
-        std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let dir = dir.canonicalize().map_err(|source| OpenError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(file_name);
+        let lock = match lock_data_dir(dir) {
+            Ok(lock) => lock,
+            Err(LockError::Io { source, .. }) => {
+                return Err(OpenError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+            Err(in_use) => return Err(in_use.into()),
+        };
+        let path = lock.dir().join(file_name);
         let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(db) = open.get(&path).and_then(Weak::upgrade) {
-            return Ok(Store { db });
+            return Ok(Store { db, _lock: lock });
         }
         let db = match Database::create(&path) {
             Ok(db) => Arc::new(db),
@@ -131,7 +144,7 @@ impl Store {
         };
         open.retain(|_, db| db.strong_count() > 0);
         open.insert(path, Arc::downgrade(&db));
-        Ok(Store { db })
+        Ok(Store { db, _lock: lock })
     }
 
     /// Creates the tables that do not exist yet, so reads of a new bucket find it empty.

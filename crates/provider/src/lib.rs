@@ -14,6 +14,7 @@
 //! an interface.
 
 pub mod byte_stream;
+pub mod data_dir;
 pub mod names;
 mod state;
 
