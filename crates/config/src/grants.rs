@@ -40,6 +40,12 @@ impl FromStr for DirGrant {
         if host.is_empty() {
             return Err(err("the host directory is empty"));
         }
+        if rest.contains("::") && (host.ends_with(':') || guest.starts_with(':')) {
+            return Err(err(
+                "a `:` next to `::` makes it unclear where the host path ends; \
+                 rename the directory or give the guest path without a leading `:`",
+            ));
+        }
         if guest.is_empty() {
             return Err(err("the guest path after `::` is empty"));
         }
@@ -63,9 +69,17 @@ impl TryFrom<String> for DirGrant {
 
 impl fmt::Display for DirGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}::{}", self.host.display(), self.guest)?;
+        let host = self.host.display().to_string();
+        if host == self.guest {
+            f.write_str(&host)?;
+        } else {
+            write!(f, "{host}::{}", self.guest)?;
+        }
         if self.read_only {
             f.write_str(":ro")?;
+        } else if self.guest.ends_with(":ro") || self.guest.ends_with(":rw") {
+            // Without it the guest path's own suffix would read as the access mode.
+            f.write_str(":rw")?;
         }
         Ok(())
     }
@@ -282,6 +296,28 @@ impl fmt::Display for OutboundPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `grants` fuzz target: a read-write grant whose guest path ends in `:ro`
+    /// printed as a read-only one.
+    #[test]
+    fn dir_grants_print_as_they_parse() {
+        for spec in [
+            "a::b:ro:rw",
+            "a::b:rw:rw",
+            "a::b:ro",
+            "data",
+            "A::rw",
+            "x:ro:rw",
+            "x::/y:rw:ro",
+        ] {
+            let grant: DirGrant = spec.parse().unwrap();
+            let again: DirGrant = grant.to_string().parse().unwrap();
+            assert_eq!(again, grant, "{spec} printed as {grant}");
+        }
+        for ambiguous in ["a:::b", "a::::b"] {
+            assert!(ambiguous.parse::<DirGrant>().is_err(), "{ambiguous}");
+        }
+    }
 
     #[test]
     fn dir_grant_forms() {
