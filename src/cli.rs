@@ -157,6 +157,9 @@ pub struct AppArgs {
     /// Where the app's data (key-value database, blob containers) lives [default: ~/.local/share/manifold/APP, or $MANIFOLD_DATA_DIR/APP].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The app's name, which scopes its data (buckets, containers, data directory) [default: the manifest's `name`, else the file's or repository's name and a hash of its full path or reference, e.g. api-1a2b3c4d].
+    #[arg(long, value_name = "NAME", value_parser = parse_app_name)]
+    pub name: Option<String>,
     /// Wall-clock deadline per run or request, e.g. 30s, 500ms [serve default: 30s; run: none].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<HumanDuration>,
@@ -289,7 +292,10 @@ fn plan_from(
         if manifest_flag.is_some() {
             bail!("give either a component reference or --manifest, not both");
         }
-        return Ok(AppPlan::from_remote(&spec, overrides, mode));
+        let plan = AppPlan::from_remote(&spec, overrides, mode);
+        let old = plan.components[0].name.clone();
+        legacy_data_hint(&plan, overrides, &old);
+        return Ok(plan);
     }
     let manifest = match component {
         Some(path) if path.is_dir() => path.join("manifold.toml"),
@@ -298,7 +304,10 @@ fn plan_from(
             if manifest_flag.is_some() {
                 bail!("give either a component file or --manifest, not both");
             }
-            return Ok(AppPlan::from_file(path, overrides, mode)?);
+            let plan = AppPlan::from_file(path, overrides, mode)?;
+            let old = plan.components[0].name.clone();
+            legacy_data_hint(&plan, overrides, &old);
+            return Ok(plan);
         }
         None => manifest_flag.map_or_else(|| PathBuf::from("manifold.toml"), Path::to_path_buf),
     };
@@ -339,7 +348,33 @@ fn overrides(
         blobstore: app.blobstore.clone(),
         config: app.config.clone(),
         data_dir: app.data_dir.clone(),
+        name: app.name.clone(),
     }
+}
+
+/// Before names were derived from the whole path or reference, an app without a manifest
+/// was named after its file stem or repository's last part alone. When data is found under
+/// that old name and none under the new one, say where it is and how to keep using it.
+fn legacy_data_hint(plan: &AppPlan, overrides: &CliOverrides, old_name: &str) {
+    if overrides.name.is_some() || overrides.data_dir.is_some() || plan.data_dir.exists() {
+        return;
+    }
+    let legacy = manifold_config::default_data_dir(old_name);
+    if legacy.is_dir() {
+        tracing::warn!(
+            app = %plan.name,
+            "this app's data now lives in {} (its name includes a hash of its path or \
+             reference, so unrelated apps with the same file name do not share data); data \
+             under the old name is in {}: pass `--name {old_name}` to keep using it, or move it",
+            plan.data_dir.display(),
+            legacy.display()
+        );
+    }
+}
+
+fn parse_app_name(text: &str) -> Result<String, String> {
+    manifold_config::validate_app_name(text)?;
+    Ok(text.to_string())
 }
 
 fn cache(app: &AppArgs) -> Option<CompileCache> {

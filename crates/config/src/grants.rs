@@ -70,15 +70,16 @@ impl TryFrom<String> for DirGrant {
 impl fmt::Display for DirGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = self.host.display().to_string();
-        if host == self.guest {
-            f.write_str(&host)?;
+        let body = if host == self.guest {
+            host
         } else {
-            write!(f, "{host}::{}", self.guest)?;
-        }
+            format!("{host}::{}", self.guest)
+        };
+        f.write_str(&body)?;
         if self.read_only {
             f.write_str(":ro")?;
-        } else if self.guest.ends_with(":ro") || self.guest.ends_with(":rw") {
-            // Without it the guest path's own suffix would read as the access mode.
+        } else if body.ends_with(":ro") || body.ends_with(":rw") {
+            // Without it the path's own suffix would read as the access mode.
             f.write_str(":rw")?;
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! (the `toml` crate's spans do the pointing). What leaves this crate is an [`AppPlan`]: plain
 //! data with every default filled in, so the runtime never looks at TOML.
 
+mod app_name;
 mod grants;
 mod interface;
 mod limits;
@@ -15,6 +16,7 @@ mod reuse;
 mod sockets;
 mod source;
 
+pub use app_name::validate_app_name;
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};

@@ -401,6 +401,9 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
+        if let Some(name) = &self.name {
+            crate::validate_app_name(name).map_err(|m| invalid(format!("name {name:?}: {m}")))?;
+        }
         if self.component.is_empty() {
             return Err(invalid(
                 "no components; add one, e.g.\n\n[component.hello]\nsource = \"hello.wasm\"\n"
@@ -590,6 +593,26 @@ fn validate_config_keys(config: &BTreeMap<String, String>) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The name scopes the app's data directory: `../../x` would move it elsewhere.
+    #[test]
+    fn name_must_be_one_safe_segment() {
+        for bad in ["../../x", "a/b", "..", ""] {
+            let text = format!("name = {bad:?}\n[component.a]\nsource = \"a.wasm\"\n");
+            let err = Manifest::parse(&text, Path::new("m.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("name"), "{bad:?}: {err}");
+        }
+        let ok = "name = \"shop-2\"\n[component.a]\nsource = \"a.wasm\"\n";
+        assert_eq!(
+            Manifest::parse(ok, Path::new("m.toml"))
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("shop-2")
+        );
+    }
 
     fn parse(text: &str) -> Result<Manifest, String> {
         Manifest::parse(text, Path::new("manifold.toml")).map_err(|e| e.to_string())

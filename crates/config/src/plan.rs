@@ -38,6 +38,9 @@ pub struct CliOverrides {
     pub config: Vec<(String, String)>,
     /// Where the app's data lives (over the manifest's `data-dir`).
     pub data_dir: Option<PathBuf>,
+    /// `--name`: the app's name (over the manifest's `name` and the default), checked with
+    /// [`crate::validate_app_name`].
+    pub name: Option<String>,
 }
 
 /// The app, ready to load.
@@ -100,18 +103,21 @@ impl AppPlan {
         cli: &CliOverrides,
         mode: Mode,
     ) -> Result<AppPlan, ConfigError> {
-        let name = source
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app".into());
+        let name = match &cli.name {
+            Some(name) => name.clone(),
+            None => crate::app_name::file_app_name(source),
+        };
         let program = source
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name.clone());
+            .unwrap_or_else(|| "app".into());
         let mut args = vec![program];
         args.extend(cli.args.iter().cloned());
         let component = ComponentPlan {
-            name: name.clone(),
+            name: source
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "app".into()),
             source: source.to_path_buf(),
             remote: None,
             route: Route::root(),
@@ -147,7 +153,10 @@ impl AppPlan {
     /// the caller pulls it and sets the component's `source` before loading.
     pub fn from_remote(spec: &SourceSpec, cli: &CliOverrides, mode: Mode) -> AppPlan {
         let text = spec.remote().unwrap_or_default();
-        let name = remote_name(text);
+        let name = match &cli.name {
+            Some(name) => name.clone(),
+            None => crate::app_name::remote_app_name(text),
+        };
         let mut plan = AppPlan::from_file(Path::new(text), cli, mode)
             .expect("building a plan from a file name does not fail");
         plan.name = name.clone();
@@ -155,8 +164,8 @@ impl AppPlan {
             plan.data_dir = default_data_dir(&name);
         }
         let component = &mut plan.components[0];
-        component.name = name.clone();
-        component.args[0] = name;
+        component.name = remote_component_name(text);
+        component.args[0] = component.name.clone();
         component.remote = Some(spec.clone());
         plan
     }
@@ -174,12 +183,11 @@ impl AppPlan {
         } else {
             base
         };
-        let name = manifest.name.clone().unwrap_or_else(|| {
-            std::fs::canonicalize(base)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "app".into())
-        });
+        let name = cli
+            .name
+            .clone()
+            .or_else(|| manifest.name.clone())
+            .unwrap_or_else(|| crate::app_name::dir_app_name(base));
         let mut components = Vec::new();
         for (cname, c) in &manifest.component {
             let spec = SourceSpec::parse(&c.source);
@@ -281,9 +289,10 @@ pub fn default_data_dir(app: &str) -> PathBuf {
         .join(app)
 }
 
-/// The app name for a remote component: the last part of the repository (`hello` for
-/// `localhost:5000/acme/hello:1.0`) or the package's name (`hello` for `acme:hello@1.0`).
-fn remote_name(text: &str) -> String {
+/// The component's name for a remote component (what logs and argv[0] show): the last part
+/// of the repository (`hello` for `localhost:5000/acme/hello:1.0`) or the package's name
+/// (`hello` for `acme:hello@1.0`).
+fn remote_component_name(text: &str) -> String {
     let no_digest = text.split('@').next().unwrap_or(text);
     let last = no_digest
         .rsplit(['/', ':'])
