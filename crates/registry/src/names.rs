@@ -121,7 +121,9 @@ pub fn locate(
         .with_context(|| format!("registry {registry}: invalid OCI metadata"))?
         .unwrap_or_default();
     let oci_registry = oci.registry.unwrap_or_else(|| registry.to_string());
-    let host_ok = !oci_registry.is_empty()
+    // A host without `.` or `:` (other than `localhost`) would be read as a Docker Hub
+    // namespace by every OCI reference parser, moving the package to docker.io.
+    let host_ok = (oci_registry.contains(['.', ':']) || oci_registry == "localhost")
         && oci_registry
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
@@ -245,6 +247,8 @@ mod tests {
             r#"{"oci":{"registry":"evil.test/x"}}"#,
             r#"{"oci":{"registry":"a@b"}}"#,
             r#"{"oci":{"registry":""}}"#,
+            // Found by the `oci_documents` fuzz target: read as a docker.io namespace.
+            r#"{"oci":{"registry":"internal"}}"#,
             r#"{"oci":{"namespacePrefix":"x@sha256:"}}"#,
             r#"{"oci":{"namespacePrefix":"x:latest/"}}"#,
             r#"{"oci":{"namespacePrefix":"/abs/"}}"#,
