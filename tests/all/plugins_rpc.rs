@@ -6,6 +6,7 @@
 //! - faults under `manifold serve`: `kill -9` under load (in-flight calls fail, the plugin is
 //!   restarted, later calls succeed), a plugin writing garbage, one that hangs (the call
 //!   deadline), a missing program, and handles from before a restart;
+//! - a Unix address that names a regular file is refused at load, and the file is kept;
 //! - connections dialed ahead that the plugin closed are never used for a call;
 //! - rlimits: read back from `/proc/PID/limits` of the started plugin, and a plugin beyond its
 //!   address-space limit dies, is reported and restarted while the host serves on.
@@ -494,6 +495,37 @@ fn a_missing_plugin_program_is_an_error_at_load_naming_it() {
         assert!(err.contains(needle), "{err}");
         assert!(start.elapsed() < Duration::from_secs(20));
     }
+}
+
+#[test]
+fn a_unix_address_naming_a_regular_file_is_refused_and_the_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.db"), b"precious rows").unwrap();
+    write_manifest(
+        dir.path(),
+        programs::PLUGIN_CONFORMANCE,
+        &format!(
+            "command = [\"python3\", \"{}\"]\naddress = \"unix:./data.db\"",
+            conformance_plugin()
+        ),
+    );
+    let out = manifold()
+        .arg("run")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot load plugin `py`"), "{err}");
+    assert!(
+        err.contains("data.db is a regular file, not a socket; refusing to delete it"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("data.db")).unwrap(),
+        b"precious rows"
+    );
 }
 
 #[test]

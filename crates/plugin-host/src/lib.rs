@@ -25,6 +25,7 @@ pub mod rpc;
 mod rpc_streams;
 mod transport;
 mod typed;
+mod unix_socket;
 
 pub use provider::{PluginProvider, interfaces_of};
 pub use transport::{CallError, CallFuture, Failure, InProcess, ReplyBuf, Transport};

@@ -156,6 +156,12 @@ impl RpcPlugin {
                 .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
             let limits = ChildLimits::new(&plan.rlimits)
                 .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
+            // So is an address that names something other than a socket (each start checks
+            // again, for a file that appears later).
+            if let Endpoint::Unix(path) = &endpoint {
+                crate::unix_socket::remove_stale_socket(path)
+                    .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
+            }
             let handle = tokio::runtime::Handle::try_current()
                 .context("RPC plugins need a Tokio runtime")?;
             let supervisor = Supervisor {
@@ -581,7 +587,7 @@ impl Supervisor {
 
     async fn start(&self) -> anyhow::Result<tokio::process::Child> {
         if let Endpoint::Unix(path) = &self.endpoint {
-            let _ = std::fs::remove_file(path);
+            crate::unix_socket::remove_stale_socket(path)?;
         }
         let resolved = resolve_program(&self.command, &self.cwd)?;
         let args = &self.command[1..];
