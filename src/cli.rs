@@ -232,6 +232,19 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub grace: HumanDuration,
+    /// Client connections held at once; when full, an idle one is closed to make room, and
+    /// with none idle a new client gets 503 [default: 10000, or 3/4 of the open-file limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Time a client has to send a whole request header, from its first byte [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub header_read_timeout: Option<HumanDuration>,
+    /// Time a kept-alive connection may wait for its next request [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<HumanDuration>,
+    /// Time a request body may go without a byte while the component waits [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub body_idle_timeout: Option<HumanDuration>,
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +362,7 @@ fn overrides(
         config: app.config.clone(),
         data_dir: app.data_dir.clone(),
         name: app.name.clone(),
+        serve: Default::default(),
     }
 }
 
@@ -437,7 +451,13 @@ fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Resul
         max_concurrent: args.reuse_max_concurrent,
         idle_timeout: args.reuse_idle_timeout,
     };
-    let overrides = overrides(&args.app, Vec::new(), args.max_instances, reuse);
+    let mut overrides = overrides(&args.app, Vec::new(), args.max_instances, reuse);
+    overrides.serve = manifold_config::ServeConfig {
+        max_connections: args.max_connections,
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        body_idle_timeout: args.body_idle_timeout,
+    };
     let mut plan = plan(
         args.component.as_deref(),
         &args.app,
@@ -452,7 +472,7 @@ fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Resul
     // Inside the runtime: RPC plugins start their supervisors while the app loads.
     let _in_runtime = runtime.enter();
     let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
-    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
+    let server = Arc::new(manifold_serve::Server::new(app.clone(), &plan.serve)?);
     runtime.block_on(async move {
         let listener = manifold_serve::bind(args.listen).await?;
         let local = listener.local_addr()?;

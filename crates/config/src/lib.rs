@@ -13,6 +13,7 @@ mod manifest;
 mod plan;
 mod plugin;
 mod reuse;
+mod serve;
 mod sockets;
 mod source;
 
@@ -28,6 +29,7 @@ pub use manifest::{
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan, Rlimit, Rlimits};
 pub use reuse::{Reuse, ReuseConfig};
+pub use serve::{ConnectionLimits, ServeConfig};
 pub use sockets::{ConnectPattern, ListenPattern, SocketProtocol};
 pub use source::SourceSpec;
 

@@ -42,6 +42,9 @@ pub struct Manifest {
     /// Where `wasi:config` values come from besides the manifest (`[config-source]`).
     #[serde(default)]
     pub config_source: ConfigSource,
+    /// `manifold serve`'s connection limits (`[serve]`).
+    #[serde(default)]
+    pub serve: crate::ServeConfig,
 }
 
 /// A plugin: a provider of host interfaces that is not compiled into the host

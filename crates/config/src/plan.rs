@@ -41,6 +41,8 @@ pub struct CliOverrides {
     /// `--name`: the app's name (over the manifest's `name` and the default), checked with
     /// [`crate::validate_app_name`].
     pub name: Option<String>,
+    /// `serve`: connection limits, over the manifest's `[serve]`.
+    pub serve: crate::ServeConfig,
 }
 
 /// The app, ready to load.
@@ -61,6 +63,8 @@ pub struct AppPlan {
     pub blobstore: BlobstoreBackend,
     /// Where `wasi:config` values come from besides the manifest.
     pub config_source: ConfigSource,
+    /// `serve`: how many client connections are held and how long clients may take.
+    pub serve: crate::ConnectionLimits,
 }
 
 /// One component with its grants.
@@ -146,6 +150,7 @@ impl AppPlan {
             plugins: Vec::new(),
             blobstore: BlobstoreBackend::Embedded {},
             config_source: ConfigSource::Manifest {},
+            serve: cli.serve.resolve(),
         })
     }
 
@@ -275,6 +280,7 @@ impl AppPlan {
                 .collect(),
             blobstore: manifest.blobstore.resolve(base),
             config_source: manifest.config_source,
+            serve: cli.serve.or(&manifest.serve).resolve(),
         })
     }
 }
