@@ -324,6 +324,11 @@ fn a_killed_plugin_fails_calls_in_flight_is_restarted_and_serves_again() {
         logs.contains("plugin exited (signal: 9 (SIGKILL)); restarting it"),
         "{logs}"
     );
+    // The calls it died in say so, with how it ended, not "closed without answering".
+    assert!(
+        logs.contains("the plugin exited during the call (signal: 9 (SIGKILL))"),
+        "{logs}"
+    );
 }
 
 #[test]

@@ -63,7 +63,8 @@ pub(crate) fn link_concurrent(
                             let encoded = accessor.with(|mut access| {
                                 target.encode(&mut access.as_context_mut(), &ty, params, Vec::new())
                             })?;
-                            let reply = target.call_remote(encoded.into()).await?;
+                            let has_results = ty.results().len() > 0;
+                            let reply = target.call_remote(encoded.into(), has_results).await?;
                             return accessor.with(|mut access| {
                                 target.decode(&mut access.as_context_mut(), &ty, &reply, results)
                             });

@@ -18,6 +18,7 @@ pub mod dylib;
 mod handles;
 mod link;
 pub mod nats;
+mod plugin_log;
 mod pool;
 mod provider;
 mod rlimits;

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
 use manifold_nats_client::{NatsAuth, NatsServers};
 use manifold_plugin_api::wire::put;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
 
 use crate::nats::{NatsClient, NatsError};
@@ -62,7 +62,37 @@ impl std::fmt::Display for Endpoint {
 pub(crate) struct Status {
     pub(crate) generation: u64,
     pub(crate) ready: bool,
+    /// The last process that ended: its generation and how it ended (kept across restarts
+    /// until the next one ends, so a call can learn why it went unanswered).
+    pub(crate) exited: Option<(u64, Exit)>,
 }
+
+/// How a plugin process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    Status(std::process::ExitStatus),
+    /// The supervisor killed it: it sent garbage.
+    Killed,
+}
+
+/// What happened to the plugin process of `generation`, if it is gone.
+fn ended_during(now: &Status, generation: u64) -> Option<String> {
+    match now.exited {
+        Some((ended, Exit::Status(status))) if ended == generation => Some(format!(
+            "the plugin exited during the call ({status}); it is being restarted"
+        )),
+        Some((ended, Exit::Killed)) if ended == generation => Some(
+            "the plugin was restarted during the call, after a call found it sending garbage"
+                .to_string(),
+        ),
+        _ if now.generation != generation => Some("the plugin restarted during the call".into()),
+        _ => None,
+    }
+}
+
+/// How long a call that got no answer waits for the supervisor to see the plugin's exit
+/// (the connection closes a moment before the process is reaped).
+const EXIT_NOTICE: Duration = Duration::from_millis(250);
 
 /// A plugin reached over wRPC.
 pub struct RpcPlugin {
@@ -144,6 +174,7 @@ impl RpcPlugin {
         let (tx, status) = watch::channel(Status {
             generation: 0,
             ready: plan.command.is_empty(),
+            exited: None,
         });
         let tx = Arc::new(tx);
         let (restart, restart_requests) = watch::channel(0);
@@ -348,7 +379,8 @@ impl RpcPlugin {
                 Err(CallError::Unreachable {
                     plugin: self.name.clone(),
                     func: what(),
-                    message: "the plugin restarted during the call".into(),
+                    message: ended_during(&now, ready.generation)
+                        .unwrap_or_else(|| "the plugin restarted during the call".into()),
                 })
             }
             Ok(answer) => Ok(answer),
@@ -508,6 +540,21 @@ impl Transport for RpcPlugin {
         self.pool.is_some()
     }
 
+    fn why_unanswered(
+        &self,
+        generation: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>> {
+        Box::pin(async move {
+            // Only a plugin the host started has a process to watch.
+            self.restart.as_ref()?;
+            let mut status = self.status.clone();
+            let _ =
+                tokio::time::timeout(EXIT_NOTICE, status.wait_for(|s| s.generation != generation))
+                    .await;
+            ended_during(&status.borrow(), generation)
+        })
+    }
+
     fn call_streaming<'a>(&'a self, call: StreamingCall<'a>) -> StreamingFuture<'a> {
         let (instance, func) = (call.instance, call.func);
         Box::pin(self.within_deadline(instance, func, self.call_streaming_inner(call)))
@@ -545,9 +592,9 @@ impl Supervisor {
                             generation,
                             "plugin ready"
                         );
-                        self.status.send_replace(Status {
-                            generation,
-                            ready: true,
+                        self.status.send_modify(|s| {
+                            s.generation = generation;
+                            s.ready = true;
                         });
                         let mut requests = self.restart_requests.clone();
                         let this = generation;
@@ -556,13 +603,20 @@ impl Supervisor {
                                 std::future::pending::<()>().await; // no one can ask any more
                             }
                         };
-                        let exit = tokio::select! {
-                            exit = child.wait() => exit,
+                        let (exit, ended) = tokio::select! {
+                            exit = child.wait() => {
+                                let ended = exit.as_ref().ok().map(|s| Exit::Status(*s));
+                                (exit, ended)
+                            }
                             () = requested => {
                                 let _ = child.kill().await;
-                                child.wait().await
+                                (child.wait().await, Some(Exit::Killed))
                             }
                         };
+                        if let Some(ended) = ended {
+                            self.status
+                                .send_modify(|s| s.exited = Some((generation, ended)));
+                        }
                         self.report_exit(exit);
                         // Its handles died with it: a new generation at once, so they are
                         // refused from now on rather than sent to the next process.
@@ -573,9 +627,9 @@ impl Supervisor {
                 }
                 Err(e) => tracing::error!(plugin = self.name, "cannot start plugin: {e:#}"),
             }
-            self.status.send_replace(Status {
-                generation,
-                ready: false,
+            self.status.send_modify(|s| {
+                s.generation = generation;
+                s.ready = false;
             });
             if started.elapsed() >= HEALTHY_UPTIME {
                 backoff = FIRST_BACKOFF;
@@ -644,16 +698,7 @@ impl Supervisor {
         ] {
             if let Some(stream) = stream {
                 let name = self.name.clone();
-                let forwarder = tokio::spawn(async move {
-                    let mut lines = tokio::io::BufReader::new(stream).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if is_err {
-                            tracing::warn!(plugin = name, "{line}");
-                        } else {
-                            tracing::info!(plugin = name, "{line}");
-                        }
-                    }
-                });
+                let forwarder = tokio::spawn(crate::plugin_log::forward(stream, name, is_err));
                 let mut forwarders = LOG_FORWARDERS
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
