@@ -88,6 +88,9 @@ pub struct PluginConfig {
     pub timeout: Option<crate::HumanDuration>,
     /// `rpc`: calls in flight at once; more wait (default 64).
     pub max_in_flight: Option<usize>,
+    /// `rpc`: the largest answer accepted from one call (default: the app's largest
+    /// instance memory cap, since a larger answer could not be lowered into the guest).
+    pub max_answer: Option<crate::ByteSize>,
     /// `wasm`: interfaces the plugin may import beyond those without authority, served with
     /// the grants of the component it is composed with (e.g. `wasi:keyvalue/store` for an
     /// adapter that works on the component's buckets).
@@ -503,6 +506,7 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
         ("cwd", p.cwd.is_some()),
         ("rlimits", p.rlimits.is_some()),
         ("max-in-flight", p.max_in_flight.is_some()),
+        ("max-answer", p.max_answer.is_some()),
     ];
     match p.kind {
         PluginKind::Dylib | PluginKind::Wasm => {
@@ -563,6 +567,9 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
             }
             if p.max_in_flight == Some(0) {
                 return Err("`max-in-flight` must be at least 1".into());
+            }
+            if p.max_answer.is_some_and(|b| b.0 == 0) {
+                return Err("`max-answer` must be at least 1 byte".into());
             }
             if let Some(rlimits) = &p.rlimits {
                 if p.command.is_none() {

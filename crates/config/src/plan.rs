@@ -266,6 +266,12 @@ impl AppPlan {
             .clone()
             .or_else(|| manifest.data_dir.as_ref().map(|d| base.join(d)))
             .unwrap_or_else(|| default_data_dir(&name));
+        // An answer larger than every instance's memory could not be lowered anyway.
+        let default_max_answer = components
+            .iter()
+            .map(|c| c.limits.memory.0)
+            .max()
+            .unwrap_or(Limits::DEFAULT_MEMORY.0);
         Ok(AppPlan {
             data_dir,
             name,
@@ -276,7 +282,7 @@ impl AppPlan {
             plugins: manifest
                 .plugins
                 .iter()
-                .map(|(name, p)| PluginPlan::from_config(name, p, base))
+                .map(|(name, p)| PluginPlan::from_config(name, p, base, default_max_answer))
                 .collect(),
             blobstore: manifest.blobstore.resolve(base),
             config_source: manifest.config_source,

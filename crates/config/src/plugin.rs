@@ -175,6 +175,8 @@ pub struct PluginPlan {
     pub cwd: PathBuf,
     pub timeout: Duration,
     pub max_in_flight: usize,
+    /// `rpc`: the largest answer (bytes of results on the wire) accepted from one call.
+    pub max_answer: u64,
     /// `rpc` with `command`: the resource limits of the program.
     pub rlimits: Rlimits,
     /// `wasm`: interfaces the plugin may import with its component's grants.
@@ -187,8 +189,14 @@ impl PluginPlan {
     /// Default bound on an RPC plugin's calls in flight.
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
-    /// Resolves a validated `[plugins.NAME]` against the manifest's directory.
-    pub fn from_config(name: &str, config: &PluginConfig, base: &Path) -> PluginPlan {
+    /// Resolves a validated `[plugins.NAME]` against the manifest's directory;
+    /// `default_max_answer` applies when the plugin sets no `max-answer`.
+    pub fn from_config(
+        name: &str,
+        config: &PluginConfig,
+        base: &Path,
+        default_max_answer: u64,
+    ) -> PluginPlan {
         let address = config
             .address
             .as_deref()
@@ -217,6 +225,7 @@ impl PluginPlan {
                 .map(|t| t.0)
                 .unwrap_or(Self::DEFAULT_TIMEOUT),
             max_in_flight: config.max_in_flight.unwrap_or(Self::DEFAULT_MAX_IN_FLIGHT),
+            max_answer: config.max_answer.map_or(default_max_answer, |b| b.0),
             rlimits: config.rlimits.unwrap_or_default(),
             share: config.share.clone().unwrap_or_default(),
         }

@@ -167,10 +167,12 @@ fn decode_streaming(
 ) -> anyhow::Result<()> {
     target.check_answered(&answer.root, result_types.len())?;
     let mut streams = answer.streams;
+    let budget = crate::codec::values_budget(store.data().limiter.cap());
     let mut decoder = Decoder {
         store,
         owner: &target.owner,
         reader: Reader::new(&answer.root),
+        budget,
     };
     let decoded: anyhow::Result<()> = (|| {
         for (index, (slot, t)) in (0u32..).zip(results.iter_mut().zip(result_types)) {

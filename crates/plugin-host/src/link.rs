@@ -147,10 +147,12 @@ impl Target {
         results: &mut [Val],
     ) -> anyhow::Result<()> {
         self.check_answered(reply, ty.results().len())?;
+        let budget = crate::codec::values_budget(store.data().limiter.cap());
         let mut decoder = Decoder {
             store,
             owner: &self.owner,
             reader: Reader::new(reply),
+            budget,
         };
         let decoded: anyhow::Result<()> = (|| {
             for (slot, t) in results.iter_mut().zip(ty.results()) {

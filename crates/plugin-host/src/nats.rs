@@ -60,6 +60,8 @@ pub enum NatsError {
     NoResponders {
         subject: String,
     },
+    /// The results grew beyond the plugin's `max-answer`.
+    AnswerTooLarge(crate::rpc::AnswerTooLarge),
     Other(anyhow::Error),
 }
 
@@ -77,6 +79,7 @@ impl std::fmt::Display for NatsError {
                 "no plugin is subscribed to {subject} on the NATS server (is it running, with \
                  the same subject prefix?)"
             ),
+            NatsError::AnswerTooLarge(e) => write!(f, "{e}"),
             NatsError::Other(e) => write!(f, "{e:#}"),
         }
     }
@@ -129,6 +132,7 @@ impl NatsClient {
         instance: &str,
         func: &str,
         mut params: Bytes,
+        max_answer: u64,
     ) -> Result<Bytes, NatsError> {
         let client = self.client().await?;
         let inbox = client.new_inbox();
@@ -195,6 +199,11 @@ impl NatsClient {
                 .context("the NATS subscription for the results ended")?;
             if message.payload.is_empty() {
                 return Ok(out.freeze());
+            }
+            if (out.len() + message.payload.len()) as u64 > max_answer {
+                return Err(NatsError::AnswerTooLarge(crate::rpc::AnswerTooLarge {
+                    max: max_answer,
+                }));
             }
             out.extend_from_slice(&message.payload);
         }

@@ -92,13 +92,15 @@ fn ended_during(now: &Status, generation: u64) -> Option<String> {
 
 /// How long a call that got no answer waits for the supervisor to see the plugin's exit
 /// (the connection closes a moment before the process is reaped).
-const EXIT_NOTICE: Duration = Duration::from_millis(250);
+const EXIT_NOTICE: Duration = Duration::from_millis(100);
 
 /// A plugin reached over wRPC.
 pub struct RpcPlugin {
     name: String,
     endpoint: Endpoint,
     timeout: Duration,
+    /// The largest answer accepted from one call, in bytes of results.
+    max_answer: u64,
     in_flight: Semaphore,
     status: watch::Receiver<Status>,
     /// A started plugin: asks its supervisor to restart the generation sent, and marks the
@@ -238,6 +240,7 @@ impl RpcPlugin {
             supervised: !plan.command.is_empty(),
             endpoint,
             timeout: plan.timeout,
+            max_answer: plan.max_answer,
             in_flight: Semaphore::new(plan.max_in_flight),
             status,
             restart: supervisor.is_some().then_some((restart, tx)),
@@ -258,8 +261,12 @@ impl RpcPlugin {
             return self.invoke_nats(instance, func, params).await;
         };
         match pool.connection(generation).await? {
-            Connection::Unix(stream) => invoke_framed(stream, instance, func, &params).await,
-            Connection::Tcp(stream) => invoke_framed(stream, instance, func, &params).await,
+            Connection::Unix(stream) => {
+                invoke_framed(stream, instance, func, &params, self.max_answer).await
+            }
+            Connection::Tcp(stream) => {
+                invoke_framed(stream, instance, func, &params, self.max_answer).await
+            }
         }
     }
 
@@ -274,13 +281,17 @@ impl RpcPlugin {
         let nats = self.nats.as_ref().context("no NATS client")?;
         let started = Instant::now();
         loop {
-            match nats.invoke(instance, func, params.clone()).await {
+            match nats
+                .invoke(instance, func, params.clone(), self.max_answer)
+                .await
+            {
                 Ok(results) => return Ok(results),
                 Err(NatsError::NoResponders { .. })
                     if self.supervised && started.elapsed() + NATS_RETRY * 2 < self.timeout =>
                 {
                     tokio::time::sleep(NATS_RETRY).await;
                 }
+                Err(NatsError::AnswerTooLarge(e)) => return Err(e.into()),
                 Err(e) => bail!("{e}"),
             }
         }
@@ -313,9 +324,10 @@ impl RpcPlugin {
             |answer: &StreamingAnswer| answer.root.is_empty(),
             |generation| async move {
                 let pool = self.pool.as_ref().context("streams need a socket")?;
+                let max = self.max_answer;
                 match pool.connection(generation).await? {
-                    Connection::Unix(stream) => invoke_streaming(stream, call).await,
-                    Connection::Tcp(stream) => invoke_streaming(stream, call).await,
+                    Connection::Unix(stream) => invoke_streaming(stream, call, max).await,
+                    Connection::Tcp(stream) => invoke_streaming(stream, call, max).await,
                 }
             },
         )
@@ -384,6 +396,11 @@ impl RpcPlugin {
                 })
             }
             Ok(answer) => Ok(answer),
+            Err(e) if e.is::<AnswerTooLarge>() => Err(CallError::Plugin {
+                plugin: self.name.clone(),
+                func: what(),
+                message: e.to_string(),
+            }),
             Err(e) => {
                 if is_garbage(&e)
                     && let Some((restart, status)) = &self.restart
@@ -443,6 +460,7 @@ async fn invoke_framed<S>(
     instance: &str,
     func: &str,
     params: &[u8],
+    max_answer: u64,
 ) -> anyhow::Result<Bytes>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -450,8 +468,29 @@ where
     send_invocation(&mut stream, instance, func, params).await?;
     stream.shutdown().await.context("closing the parameters")?;
     let mut answer = bytes::BytesMut::with_capacity(4096);
-    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {}
-    root_stream(answer).map_err(|e| ReadFailure(e).into())
+    // The framing around the results costs a few bytes per frame; more than this is not an
+    // answer within the cap, however it is cut into frames.
+    let raw_limit = max_answer
+        .saturating_add(max_answer / 8)
+        .saturating_add(1024);
+    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {
+        if answer.len() as u64 > raw_limit {
+            return Err(AnswerTooLarge { max: max_answer }.into());
+        }
+    }
+    root_stream(answer, max_answer)
+}
+
+/// An answer beyond the plugin's `max-answer`: that call fails; the plugin is not restarted
+/// (it speaks the protocol, it just says too much).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "its answer is larger than {max} bytes (the plugin's `max-answer`, by default the \
+     largest instance memory cap of the app); the rest was not read"
+)]
+pub struct AnswerTooLarge {
+    /// The plugin's `max-answer`, in bytes.
+    pub max: u64,
 }
 
 /// Writes the invocation's header and its parameters as one frame on path `[]`.
@@ -487,21 +526,29 @@ where
 /// function answers on path `[]` only. A frame on another path, or bytes that are not framing,
 /// are `InvalidInput`/`InvalidData` (the plugin no longer speaks the protocol); a frame cut
 /// short is `UnexpectedEof` (the plugin died mid-answer).
-fn root_stream(mut rest: bytes::BytesMut) -> std::io::Result<Bytes> {
+fn root_stream(mut rest: bytes::BytesMut, max_answer: u64) -> anyhow::Result<Bytes> {
     use tokio_util::codec::Decoder as _;
+    // The bytes read are already bounded (`invoke_framed`); a frame that declares more than
+    // that never completes.
     let mut decoder = wrpc_transport::frame::Decoder::new(0, u64::from(u32::MAX));
     let mut frames = Vec::new();
-    while let Some(frame) = decoder.decode(&mut rest)? {
+    let mut total = 0u64;
+    while let Some(frame) = decoder.decode(&mut rest).map_err(ReadFailure)? {
+        total += frame.data.len() as u64;
+        if total > max_answer {
+            return Err(AnswerTooLarge { max: max_answer }.into());
+        }
         frames.push(frame.data);
     }
     if !rest.is_empty() {
-        return Err(std::io::Error::new(
+        return Err(ReadFailure(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             format!(
                 "the answer ends inside a frame ({} bytes left over)",
                 rest.len()
             ),
-        ));
+        ))
+        .into());
     }
     Ok(match frames.len() {
         0 => Bytes::new(),
@@ -547,11 +594,13 @@ impl Transport for RpcPlugin {
         Box::pin(async move {
             // Only a plugin the host started has a process to watch.
             self.restart.as_ref()?;
+            // The call ran on `generation` or, if the plugin was starting then, on the next
+            // ready one; an exit of a generation before it is an old story.
+            let ran = |s: &Status| s.exited.filter(|(ended, _)| *ended >= generation);
             let mut status = self.status.clone();
-            let _ =
-                tokio::time::timeout(EXIT_NOTICE, status.wait_for(|s| s.generation != generation))
-                    .await;
-            ended_during(&status.borrow(), generation)
+            let _ = tokio::time::timeout(EXIT_NOTICE, status.wait_for(|s| ran(s).is_some())).await;
+            let (ended, _) = ran(&status.borrow())?;
+            ended_during(&status.borrow(), ended)
         })
     }
 
@@ -797,17 +846,31 @@ mod tests {
 
     #[test]
     fn answers_are_the_data_of_root_frames() {
-        assert_eq!(&root_stream([0, 1, 42][..].into()).unwrap()[..], [42]);
         assert_eq!(
-            &root_stream([0, 1, 1, 0, 2, 2, 3][..].into()).unwrap()[..],
+            &root_stream([0, 1, 42][..].into(), 1 << 20).unwrap()[..],
+            [42]
+        );
+        assert_eq!(
+            &root_stream([0, 1, 1, 0, 2, 2, 3][..].into(), 1 << 20).unwrap()[..],
             [1, 2, 3]
         );
-        assert!(root_stream(bytes::BytesMut::new()).unwrap().is_empty());
+        assert!(
+            root_stream(bytes::BytesMut::new(), 1 << 20)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn broken_framing_is_told_apart_from_a_cut_answer() {
-        let kind = |bytes: &[u8]| root_stream(bytes.into()).unwrap_err().kind();
+        let kind = |bytes: &[u8]| {
+            root_stream(bytes.into(), 1 << 20)
+                .unwrap_err()
+                .downcast::<super::ReadFailure>()
+                .unwrap()
+                .0
+                .kind()
+        };
         let garbage = |k| matches!(k, ErrorKind::InvalidInput | ErrorKind::InvalidData);
         // A frame on path [5]: not an answer of a synchronous function.
         assert!(garbage(kind(&[1, 5, 2, b'h', b'i'])));
@@ -818,5 +881,44 @@ mod tests {
             kind(&[0, 0x80, 0x80, 0x04, 1, 2, 3]),
             ErrorKind::UnexpectedEof
         );
+    }
+
+    #[test]
+    fn an_answer_beyond_the_cap_is_refused_however_it_is_framed() {
+        // One frame of 4 bytes, or four frames of one, against a cap of 3.
+        for answer in [
+            &[0, 4, 1, 2, 3, 4][..],
+            &[0, 1, 1, 0, 1, 2, 0, 1, 3, 0, 1, 4],
+        ] {
+            let err = root_stream(answer.into(), 3).unwrap_err();
+            assert!(err.is::<super::AnswerTooLarge>(), "{err:#}");
+            assert!(err.to_string().contains("larger than 3 bytes"), "{err:#}");
+        }
+        assert_eq!(
+            &root_stream([0, 3, 1, 2, 3][..].into(), 3).unwrap()[..],
+            [1, 2, 3]
+        );
+    }
+
+    #[tokio::test]
+    async fn reading_stops_at_the_cap_while_the_plugin_keeps_writing() {
+        let (host, mut plugin) = tokio::io::duplex(1 << 16);
+        // The plugin announces a 4 GiB frame and writes without end.
+        let writer = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut invocation = [0u8; 64];
+            let _ = plugin.read(&mut invocation).await;
+            plugin
+                .write_all(&[0, 0xff, 0xff, 0xff, 0xff, 0x0f])
+                .await
+                .unwrap();
+            let chunk = vec![7u8; 1 << 16];
+            while plugin.write_all(&chunk).await.is_ok() {}
+        });
+        let err = super::invoke_framed(host, "i", "f", b"", 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(err.is::<super::AnswerTooLarge>(), "{err:#}");
+        writer.abort();
     }
 }
