@@ -133,6 +133,7 @@ pub fn resolve_plan(plan: &mut AppPlan, registry: &RegistryArgs) -> anyhow::Resu
                     "pulled"
                 );
                 component.source = pulled.path;
+                component.expected_digest = Some(pulled.digest);
             }
         }
         Ok(())

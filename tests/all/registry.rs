@@ -397,6 +397,32 @@ fn push_writes_the_cncf_wasm_format_and_pull_run_and_cache_use_it() {
 }
 
 #[test]
+fn a_damaged_cached_blob_is_fetched_again_and_never_run() {
+    let (_registry, env, reference, pushed) = probe_pushed();
+    let digest = pushed["digest"].as_str().unwrap().to_owned();
+    env.ok(&["pull", &reference]);
+    let blob = env
+        .cache()
+        .join("registry/blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap());
+    // Same size, other bytes: a flipped bit on disk, or a file swapped by someone else.
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let pulled = env.json(&["pull", &reference, "--json"]);
+    assert_eq!(
+        pulled["downloaded"], pulled["size"],
+        "fetched again: {pulled}"
+    );
+    assert_eq!(sha256_file(&blob), digest);
+    // Damaged again, then run: fetched again before it runs.
+    std::fs::write(&blob, &bytes).unwrap();
+    assert_eq!(env.ok(&["run", &reference]), "hello from cli-probe\n");
+    assert_eq!(sha256_file(&blob), digest);
+}
+
+#[test]
 fn wit_packages_push_and_non_components_are_refused() {
     let registry = Registry::start();
     let env = Env::new();

@@ -77,6 +77,9 @@ pub struct ComponentPlan {
     /// The OCI reference or package name when the component comes from a registry; the
     /// binary pulls it (or finds it in the cache) and sets `source` before loading.
     pub remote: Option<SourceSpec>,
+    /// The sha256 (`sha256:HEX`) `source` must have: set for a pulled layer, so a cached file
+    /// that was damaged or replaced after it was checked is refused, never run.
+    pub expected_digest: Option<String>,
     pub route: Route,
     /// The full argv, program name first.
     pub args: Vec<String>,
@@ -124,6 +127,7 @@ impl AppPlan {
                 .unwrap_or_else(|| "app".into()),
             source: source.to_path_buf(),
             remote: None,
+            expected_digest: None,
             route: Route::root(),
             args,
             env: resolve_env(&cli.env, |k| std::env::var(k)),
@@ -240,6 +244,7 @@ impl AppPlan {
                     _ => PathBuf::from(&c.source),
                 },
                 remote: spec.remote().map(|_| spec.clone()),
+                expected_digest: None,
                 route: c.route.clone().unwrap_or_else(Route::root),
                 args,
                 env: resolve_env(&env, |k| std::env::var(k)),
