@@ -165,7 +165,9 @@ impl LoadedComponent {
         self.new_store_with_deadline(engine, None)
     }
 
-    fn new_store_with_deadline(
+    /// A fresh store whose run or request must finish within `deadline` (what is left of
+    /// the component's `timeout` after waiting for an instance slot, say).
+    pub fn new_store_with_deadline(
         &self,
         engine: &Engine,
         deadline: Option<std::time::Duration>,

@@ -285,9 +285,11 @@ impl Server {
             }
         };
 
+        // One budget: the time spent waiting for the slot comes off the call's deadline.
+        let remaining = deadline.map(|limit| limit.saturating_sub(started.elapsed()));
         let status = Arc::new(AtomicU16::new(0));
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let mut store = match component.new_store(&self.app.engine) {
+        let mut store = match component.new_store_with_deadline(&self.app.engine, remaining) {
             Ok(store) => store,
             Err(e) => {
                 tracing::error!(%method, path, status = 500, "cannot prepare an instance: {e:#}");
@@ -329,10 +331,10 @@ impl Server {
                     .call_handle(&mut store, incoming, outparam)
                     .await
             };
-            let failure = match deadline {
+            let failure = match deadline.zip(remaining) {
                 // The epoch callback stops a busy guest; this timer one blocked in the host.
-                Some(limit) => {
-                    match tokio::time::timeout(limit + Duration::from_millis(50), call).await {
+                Some((limit, remaining)) => {
+                    match tokio::time::timeout(remaining + Duration::from_millis(50), call).await {
                         Ok(result) => result
                             .err()
                             .map(|e| describe_failure(&e, Some(&store.data().limiter))),
@@ -400,7 +402,7 @@ async fn p3_request(
     started: Instant,
 ) -> hyper::Response<HyperOutgoingBody> {
     let name = &component.plan.name;
-    let verdict = Arc::new(p3::Verdict::default());
+    let verdict = Arc::new(p3::Verdict::new(started));
     let req = req.map(|body| body.boxed_unsync());
     // All instance slots taken: the request comes back and waits for room on an instance
     // (queued again, so an existing one takes it when it can), up to the deadline.
