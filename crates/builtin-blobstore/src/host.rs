@@ -151,20 +151,28 @@ impl BlobView<'_> {
     ) -> wasmtime::Result<Result<OpenContainer, String>> {
         let shared = self.shared()?;
         if let Err(reason) = check_container_name(name) {
-            tracing::info!(
-                op, app = %shared.app, container = %name.escape_debug(), %reason,
-                "wasi:blobstore refused: not a valid container name"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("blobstore-invalid", &shared.app)
+            {
+                tracing::info!(
+                    op, app = %shared.app, container = %name.escape_debug(), %reason,
+                    also_refused = also, "wasi:blobstore refused: not a valid container name"
+                );
+            }
             return Ok(Err(format!(
                 "invalid container name {:?}: {reason}",
                 name.escape_debug().to_string()
             )));
         }
         let (Some(backend), Some(scope)) = (&shared.backend, shared.granted.get(name)) else {
-            tracing::info!(
-                op, app = %shared.app, container = name,
-                "wasi:blobstore refused: the container is not granted to this component"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("blobstore-denied", &shared.app)
+            {
+                tracing::info!(
+                    op, app = %shared.app, container = %name.escape_debug(), also_refused = also,
+                    "wasi:blobstore refused: the container is not granted to this component"
+                );
+            }
             return Ok(Err(format!(
                 "access denied: container `{name}` is not granted to this component"
             )));

@@ -139,7 +139,11 @@ impl WasiHttpHooks for OutboundPolicy {
             + Send,
     > {
         if !self.admits(request.uri()) {
-            tracing::info!(uri = %request.uri(), "outbound HTTP denied: no allow-outbound pattern matches");
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("outbound-http-denied", "")
+            {
+                tracing::info!(uri = %request.uri(), also_denied = also, "outbound HTTP denied: no allow-outbound pattern matches");
+            }
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         Box::new(async move {

@@ -78,17 +78,25 @@ impl KvView<'_> {
             wasmtime::bail!("the key-value provider did not prepare this instance");
         };
         if let Err(reason) = check_bucket_name(identifier) {
-            tracing::info!(
-                app = %shared.app, identifier = %identifier.escape_debug(), %reason,
-                "wasi:keyvalue open refused: not a valid bucket name"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("keyvalue-open-invalid", &shared.app)
+            {
+                tracing::info!(
+                    app = %shared.app, identifier = %identifier.escape_debug(), %reason,
+                    also_refused = also, "wasi:keyvalue open refused: not a valid bucket name"
+                );
+            }
             return Ok(Err(GuestError::NoSuchStore));
         }
         let (Some(backend), Some(scope)) = (&shared.backend, shared.granted.get(identifier)) else {
-            tracing::info!(
-                app = %shared.app, bucket = identifier,
-                "wasi:keyvalue open refused: the bucket is not granted to this component"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("keyvalue-open-denied", &shared.app)
+            {
+                tracing::info!(
+                    app = %shared.app, bucket = %identifier.escape_debug(), also_refused = also,
+                    "wasi:keyvalue open refused: the bucket is not granted to this component"
+                );
+            }
             return Ok(Err(GuestError::AccessDenied));
         };
         let bucket = OpenBucket {

@@ -14,6 +14,7 @@
 //! an interface.
 
 pub mod byte_stream;
+pub mod log_throttle;
 pub mod names;
 mod state;
 

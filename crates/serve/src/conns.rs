@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use manifold_provider::log_throttle::Throttle;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
@@ -416,53 +417,9 @@ impl AsyncWrite for TrackedIo {
     }
 }
 
-/// At most one log line a second for an event that can repeat thousands of times a second;
-/// the line says how many were left out.
-pub(crate) struct Throttle {
-    last: AtomicU64,
-    suppressed: AtomicU64,
-}
-
-impl Throttle {
-    pub fn new() -> Throttle {
-        Throttle {
-            last: AtomicU64::new(NONE),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(left out since the last line)` when a line may be written now (`now` in ms).
-    pub fn ready(&self, now: u64) -> Option<u64> {
-        let last = self.last.load(Ordering::Relaxed);
-        if last != NONE && now < last.saturating_add(1000) {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        if self
-            .last
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(self.suppressed.swap(0, Ordering::Relaxed))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_throttle_writes_one_line_a_second_and_counts_the_rest() {
-        let throttle = Throttle::new();
-        assert_eq!(throttle.ready(5), Some(0));
-        assert_eq!(throttle.ready(6), None);
-        assert_eq!(throttle.ready(900), None);
-        assert_eq!(throttle.ready(1005), Some(2));
-        assert_eq!(throttle.ready(1006), None);
-    }
 
     fn limits(max: usize) -> Limits {
         Limits {
