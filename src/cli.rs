@@ -136,7 +136,8 @@ pub struct AppArgs {
     /// Grant an environment variable: NAME=VALUE, or NAME to pass the host's value (repeatable).
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     pub env: Vec<EnvGrant>,
-    /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed (repeatable).
+    /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed; without a port, the
+    /// scheme's default (80, 443), also for `*://`; `:*` for any port (repeatable).
     #[arg(long = "allow-outbound", value_name = "URL-PATTERN")]
     pub allow_outbound: Vec<OutboundPattern>,
     /// Allow TCP connections (UDP datagrams) to tcp://HOST:PORT (udp://…), `*` wildcards allowed (repeatable).

@@ -176,4 +176,23 @@ mod tests {
         assert!(policy.admits(&"http://127.0.0.1:9999/".parse().unwrap()));
         assert!(!policy.admits(&"http://localhost:9999/".parse().unwrap()));
     }
+
+    /// `*://HOST` is each scheme on its default port; a URL's explicit default port counts.
+    #[test]
+    fn a_scheme_wildcard_admits_only_default_ports() {
+        let policy = OutboundPolicy {
+            allow: vec!["*://example.com".parse().unwrap()].into(),
+        };
+        assert!(policy.admits(&"http://example.com/x".parse().unwrap()));
+        assert!(policy.admits(&"https://example.com/x".parse().unwrap()));
+        assert!(policy.admits(&"http://example.com:80/".parse().unwrap()));
+        assert!(!policy.admits(&"http://example.com:8080/".parse().unwrap()));
+        assert!(!policy.admits(&"https://example.com:80/".parse().unwrap()));
+
+        let policy = OutboundPolicy {
+            allow: vec!["*://example.com:*".parse().unwrap()].into(),
+        };
+        assert!(policy.admits(&"http://example.com:8080/".parse().unwrap()));
+        assert!(policy.admits(&"https://example.com:8443/".parse().unwrap()));
+    }
 }

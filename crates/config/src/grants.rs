@@ -125,8 +125,10 @@ pub(crate) fn validate_env_name(name: &str) -> Result<(), String> {
 }
 
 /// An outbound HTTP destination the guest may call: `SCHEME://HOST[:PORT]`, where `SCHEME`,
-/// `HOST` and `PORT` may be `*`, and `HOST` may start with `*.` to match subdomains.
-/// Examples: `https://api.example.com`, `http://127.0.0.1:*`, `*://*.example.com`, `*`.
+/// `HOST` and `PORT` may be `*`, and `HOST` may start with `*.` to match subdomains. Without
+/// a port, only the default port of the request's scheme (http 80, https 443) is admitted,
+/// also when `SCHEME` is `*`; every port is written `:*`.
+/// Examples: `https://api.example.com`, `http://127.0.0.1:*`, `*://*.example.com:*`, `*`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct OutboundPattern {
@@ -138,7 +140,8 @@ pub struct OutboundPattern {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PortPattern {
-    /// No port written: the scheme's default port (any port if the scheme is `*`).
+    /// No port written: the default port of the request's scheme, for `*://` too (so
+    /// `*://example.com` is ports 80 and 443, never 8080).
     Default,
     Any,
     Exact(u16),
@@ -196,8 +199,8 @@ impl OutboundPattern {
         let port_ok = match self.port {
             PortPattern::Any => true,
             PortPattern::Exact(want) => want == port,
-            PortPattern::Default if self.scheme.is_none() => true,
-            // `https://example.com` means the scheme's default port, as a browser would.
+            // `https://example.com` means the scheme's default port, as a browser would;
+            // `*://example.com` means each scheme on its own default port.
             PortPattern::Default => default_port(scheme) == Some(port),
         };
         port_ok && self.host.matches(host)
@@ -362,7 +365,8 @@ mod tests {
 
         let p: OutboundPattern = "*://*.example.com".parse().unwrap();
         assert!(p.matches("https", "a.example.com", 443));
-        assert!(p.matches("http", "a.b.example.com", 8080));
+        assert!(p.matches("http", "a.b.example.com", 80));
+        assert!(!p.matches("http", "a.b.example.com", 8080));
         assert!(!p.matches("http", "example.com", 80));
         assert!(!p.matches("http", "badexample.com", 80));
 
@@ -374,6 +378,11 @@ mod tests {
                 .unwrap()
                 .matches("http", "x", 1)
         );
+        assert!(
+            "*".parse::<OutboundPattern>()
+                .unwrap()
+                .matches("https", "x", 8443)
+        );
         for bad in [
             "example.com",
             "ftp://x",
@@ -382,6 +391,51 @@ mod tests {
             "http://x:99999",
         ] {
             assert!(bad.parse::<OutboundPattern>().is_err(), "{bad}");
+        }
+    }
+
+    /// `*://HOST` covers both schemes, each on its own default port, as documented; every
+    /// port is written `:*`. It used to admit every port.
+    #[test]
+    fn a_scheme_wildcard_without_a_port_means_each_scheme_default_port() {
+        let p: OutboundPattern = "*://example.com".parse().unwrap();
+        assert!(p.matches("http", "example.com", 80));
+        assert!(p.matches("https", "example.com", 443));
+        assert!(!p.matches("http", "example.com", 8080));
+        assert!(!p.matches("https", "example.com", 8443));
+        // Each scheme on its own default, not the other's.
+        assert!(!p.matches("http", "example.com", 443));
+        assert!(!p.matches("https", "example.com", 80));
+
+        let p: OutboundPattern = "*://example.com:*".parse().unwrap();
+        assert!(p.matches("http", "example.com", 8080));
+        assert!(p.matches("https", "example.com", 8443));
+        assert!(!p.matches("http", "other.com", 8080));
+
+        let p: OutboundPattern = "*://example.com:8080".parse().unwrap();
+        assert!(p.matches("http", "example.com", 8080));
+        assert!(p.matches("https", "example.com", 8080));
+        assert!(!p.matches("http", "example.com", 80));
+
+        let p: OutboundPattern = "*://*".parse().unwrap();
+        assert!(p.matches("https", "anything.test", 443));
+        assert!(!p.matches("https", "anything.test", 8443));
+    }
+
+    /// What the `grants` fuzz target checks, for the forms whose meaning changed.
+    #[test]
+    fn outbound_patterns_print_as_they_parse() {
+        for spec in [
+            "*",
+            "*://example.com",
+            "*://example.com:*",
+            "*://*.example.com:8080",
+            "https://example.com/",
+            "http://[::1]",
+        ] {
+            let pattern: OutboundPattern = spec.parse().unwrap();
+            let again: OutboundPattern = pattern.to_string().parse().unwrap();
+            assert_eq!(again, pattern, "{spec} printed as {pattern}");
         }
     }
 }

@@ -12,6 +12,7 @@ mod limits;
 mod manifest;
 mod plan;
 mod plugin;
+mod redact;
 mod reuse;
 mod serve;
 mod sockets;
@@ -28,6 +29,7 @@ pub use manifest::{
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan, Rlimit, Rlimits};
+pub use redact::{redact_url, split_url_list};
 pub use reuse::{Reuse, ReuseConfig};
 pub use serve::{ConnectionLimits, ServeConfig};
 pub use sockets::{ConnectPattern, ListenPattern, SocketProtocol};

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::redact::redact_urls_in;
 use crate::{
     ConfigError, ConnectPattern, DirGrant, InterfaceName, LimitsConfig, ListenPattern,
-    OutboundPattern,
+    OutboundPattern, redact_url, split_url_list,
 };
 
 /// The whole manifest.
@@ -238,6 +239,15 @@ const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "uni
 /// The URL schemes the NATS backend understands.
 const NATS_SCHEMES: [&str; 2] = ["nats://", "tls://"];
 
+/// Whether every server of `url` (split as the NATS client splits it) has a NATS scheme.
+fn is_nats_url_list(url: &str) -> bool {
+    split_url_list(url).iter().all(|server| {
+        NATS_SCHEMES
+            .iter()
+            .any(|scheme| server.trim().starts_with(scheme))
+    })
+}
+
 /// One component of the app and the capabilities granted to it.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -396,7 +406,8 @@ impl Manifest {
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ConfigError> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            // The error quotes the line it points at, which may be a `url` with a password.
+            message: redact_urls_in(&e.to_string()),
         })?;
         manifest.validate(path)?;
         Ok(manifest)
@@ -417,38 +428,34 @@ impl Manifest {
             ));
         }
         validate_config_keys(&self.config).map_err(|m| invalid(format!("[config]: {m}")))?;
+        // URLs are shown redacted: a manifest's `url` may hold a password or a token.
         if let KeyValueBackend::Redis { url } = &self.keyvalue
             && !REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme))
         {
             return Err(invalid(format!(
-                "[keyvalue]: url {url:?} is not a Redis URL; expected one starting with {}, \
+                "[keyvalue]: url {:?} is not a Redis URL; expected one starting with {}, \
                  e.g. \"redis://127.0.0.1:6379\"",
+                redact_url(url),
                 REDIS_SCHEMES.join(", ")
             )));
         }
         if let KeyValueBackend::Nats { url, .. } = &self.keyvalue
-            && !url.split(',').all(|server| {
-                NATS_SCHEMES
-                    .iter()
-                    .any(|scheme| server.trim().starts_with(scheme))
-            })
+            && !is_nats_url_list(url)
         {
             return Err(invalid(format!(
-                "[keyvalue]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                "[keyvalue]: url {:?} is not a NATS URL; expected servers starting with {}, \
                  separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                redact_url(url),
                 NATS_SCHEMES.join(" or ")
             )));
         }
         if let BlobstoreBackend::Nats { url, .. } = &self.blobstore
-            && !url.split(',').all(|server| {
-                NATS_SCHEMES
-                    .iter()
-                    .any(|scheme| server.trim().starts_with(scheme))
-            })
+            && !is_nats_url_list(url)
         {
             return Err(invalid(format!(
-                "[blobstore]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                "[blobstore]: url {:?} is not a NATS URL; expected servers starting with {}, \
                  separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                redact_url(url),
                 NATS_SCHEMES.join(" or ")
             )));
         }
@@ -968,6 +975,39 @@ mod tests {
             let err = parse(&format!("{text}{one}")).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    /// A manifest's backend URL may hold a password or a token: every message about it shows
+    /// the server, never the secret.
+    #[test]
+    fn backend_urls_in_messages_hide_their_credentials() {
+        let one = "[component.a]\nsource = \"a\"\n";
+        for text in [
+            "[keyvalue]\ntype = \"redis\"\nurl = \"http://app:s3cret@db.internal:6379\"\n",
+            "[keyvalue]\ntype = \"nats\"\nurl = \"nats://a:4222,natz://app:s3cret@db.internal\"\n",
+            "[keyvalue]\ntype = \"nats\"\nurl = \"redis://s3cret@db.internal\"\n",
+            "[blobstore]\ntype = \"nats\"\nurl = \"http://app:s3cret@db.internal\"\n",
+            "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\naddress = \"nat://app:s3cret@db.internal:4222\"\n",
+        ] {
+            let err = parse(&format!("{text}{one}")).unwrap_err();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("db.internal"), "{err}");
+        }
+        // The TOML parser quotes the line it points at.
+        for text in [
+            "[keyvalue]\ntype = \"redis\"\nurl = \"redis://app:s3cret@db.internal\n",
+            "keyvalue = { type = \"redis\", url = \"redis://app:s3cret@db.internal\", uri = 1 }\n",
+        ] {
+            let err = parse(&format!("{text}{one}")).unwrap_err();
+            assert!(err.contains("TOML parse error"), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("redis://app:***@db.internal"), "{err}");
+        }
+        // A password holding a comma is one server, not two (the NATS client reads it so).
+        parse(&format!(
+            "[keyvalue]\ntype = \"nats\"\nurl = \"nats://app:s3,cret@a:4222, tls://b:4222\"\n{one}"
+        ))
+        .unwrap();
     }
 
     #[test]

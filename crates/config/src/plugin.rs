@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{ByteSize, InterfaceName, PluginConfig, PluginKind};
+use crate::{ByteSize, InterfaceName, PluginConfig, PluginKind, redact_url};
 
 /// Where an RPC plugin listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,8 @@ impl PluginAddress {
                     Ok(PluginAddress::Tcp(addr.to_string()))
                 }
                 _ => Err(format!(
-                    "address {text:?}: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:7000"
+                    "address {:?}: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:7000",
+                    redact_url(text)
                 )),
             }
         } else if text.starts_with("nats://") || text.starts_with("tls://") {
@@ -43,8 +44,10 @@ impl PluginAddress {
                 url: text.to_string(),
             })
         } else {
+            // A mistyped NATS address (`nat://user:password@…`) may hold credentials.
             Err(format!(
-                "address {text:?}: expected unix:PATH, tcp:HOST:PORT, nats://HOST:PORT or tls://HOST:PORT"
+                "address {:?}: expected unix:PATH, tcp:HOST:PORT, nats://HOST:PORT or tls://HOST:PORT",
+                redact_url(text)
             ))
         }
     }
@@ -57,6 +60,8 @@ impl PluginAddress {
     }
 }
 
+/// The address as written, credentials included: this is what the plugin is given
+/// (`MANIFOLD_PLUGIN_ADDRESS`) and what parses back. Messages show [`redact_url`] of it.
 impl fmt::Display for PluginAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -255,5 +260,17 @@ mod tests {
                 .to_string(),
             "nats://127.0.0.1:4222"
         );
+    }
+
+    #[test]
+    fn a_refused_address_is_shown_without_its_password() {
+        for bad in [
+            "nat://u:s3cret@bus.internal:4222",
+            "tcp:u:s3cret@bus.internal",
+        ] {
+            let err = PluginAddress::parse(bad).unwrap_err();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("bus.internal"), "{err}");
+        }
     }
 }

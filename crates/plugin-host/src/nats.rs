@@ -209,3 +209,22 @@ impl NatsClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use manifold_nats_client::NatsAuth;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_server_without_its_password() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let url = "nats://billing:s3cret@127.0.0.1:1";
+        let servers = NatsServers::parse("plugin `billing`'s", url, NatsAuth::default()).unwrap();
+        let client = NatsClient::new(servers, "billing");
+        assert_eq!(client.servers(), "nats://billing:***@127.0.0.1:1");
+        let err = format!("{:#}", client.client().await.expect_err("nothing there"));
+        assert!(err.contains("nats://billing:***@127.0.0.1:1"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

@@ -32,8 +32,8 @@ use crate::transport::{
     CallError, CallFuture, StreamingAnswer, StreamingCall, StreamingFuture, Transport,
 };
 
-/// Where calls go.
-#[derive(Debug, Clone)]
+/// Where calls go. (`Debug` is its `Display`: the NATS URL as written may hold a password.)
+#[derive(Clone)]
 enum Endpoint {
     Unix(PathBuf),
     Tcp(String),
@@ -54,6 +54,12 @@ impl std::fmt::Display for Endpoint {
                 servers, prefix, ..
             } => write!(f, "{} subject {prefix}", servers.shown()),
         }
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Endpoint({self})")
     }
 }
 
@@ -842,7 +848,58 @@ fn find_in_path(program: &str, path: &str) -> Option<PathBuf> {
 mod tests {
     use std::io::ErrorKind;
 
-    use super::root_stream;
+    use manifold_config::{PluginAddress, PluginKind, PluginPlan};
+
+    use super::{Endpoint, NatsAuth, NatsServers, RpcPlugin, root_stream};
+
+    fn nats_plan(url: &str) -> PluginPlan {
+        PluginPlan {
+            name: "billing".into(),
+            kind: PluginKind::Rpc,
+            path: None,
+            wit: None,
+            interfaces: Vec::new(),
+            command: Vec::new(),
+            address: Some(PluginAddress::Nats { url: url.into() }),
+            subject: None,
+            credentials: None,
+            tls_ca: None,
+            env: Default::default(),
+            cwd: ".".into(),
+            timeout: PluginPlan::DEFAULT_TIMEOUT,
+            max_in_flight: PluginPlan::DEFAULT_MAX_IN_FLIGHT,
+            rlimits: Default::default(),
+            share: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_bad_nats_address_is_named_without_its_password() {
+        let err = RpcPlugin::start(&nats_plan("nats://billing:s3cret@bus.internal:http"))
+            .err()
+            .expect("the port is not a number");
+        let err = format!("{err:#}");
+        assert!(err.contains("plugin `billing`'s"), "{err}");
+        assert!(
+            err.contains("nats://billing:***@bus.internal:http"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn an_endpoint_prints_without_its_password() {
+        let url = "nats://billing:s3cret@bus.internal:4222";
+        let endpoint = Endpoint::Nats {
+            url: url.into(),
+            servers: NatsServers::parse("x", url, NatsAuth::default()).unwrap(),
+            prefix: "billing".into(),
+        };
+        for shown in [endpoint.to_string(), format!("{endpoint:?}")] {
+            assert!(shown.contains("bus.internal:4222"), "{shown}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
 
     #[test]
     fn answers_are_the_data_of_root_frames() {
