@@ -868,6 +868,7 @@ mod tests {
             cwd: ".".into(),
             timeout: PluginPlan::DEFAULT_TIMEOUT,
             max_in_flight: PluginPlan::DEFAULT_MAX_IN_FLIGHT,
+            max_answer: 1 << 20,
             rlimits: Default::default(),
             share: Vec::new(),
         }
