@@ -124,14 +124,15 @@ impl NameStream {
 }
 
 /// The guest's error string for a failed backend operation, logged: a storage failure as an
-/// error (an operator must look), a guest's own mistake at debug level.
+/// error (an operator must look), a guest's own mistake at debug level. The guest is told
+/// what failed, never how: the detail (host paths, server addresses) stays in the log.
 pub(crate) fn guest_error(op: &'static str, kind: &'static str, err: BackendError) -> String {
     if err.is_guest_error() {
         tracing::debug!(op, backend = kind, error = %err, "wasi:blobstore operation refused");
         return err.to_string();
     }
     tracing::error!(op, backend = kind, error = %err, "wasi:blobstore storage failure");
-    format!("{op} failed in the {kind} blob storage: {err}")
+    format!("{op} failed in the {kind} blob storage (the host's log has the details)")
 }
 
 impl BlobView<'_> {
@@ -441,5 +442,21 @@ impl container::HostStreamObjectNames for BlobView<'_> {
     async fn drop(&mut self, names: Resource<NameStream>) -> wasmtime::Result<()> {
         self.table.delete(names)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod guest_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_failure_tells_the_guest_what_failed_but_not_the_host_paths() {
+        let err = BackendError::storage("cannot write /srv/secret/blobs/tmp/x: No space left");
+        let message = guest_error("write-data", "embedded", err);
+        assert!(
+            message.contains("write-data failed in the embedded blob storage"),
+            "{message}"
+        );
+        assert!(!message.contains("/srv/secret"), "{message}");
     }
 }
