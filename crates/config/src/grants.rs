@@ -121,6 +121,15 @@ pub(crate) fn validate_env_name(name: &str) -> Result<(), String> {
     if name.contains(['=', '\0']) {
         return Err("a variable name may not contain `=` or NUL".into());
     }
+    // A shell cannot set or read such a name, and a program's getenv is never asked for one:
+    // it is a typo (`--env 'FOO BAR=1'`), refused rather than granted unseen.
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "a variable name may not contain whitespace or control characters (found {:?}); \
+             write NAME=VALUE with the value after the `=`",
+            c
+        ));
+    }
     Ok(())
 }
 
@@ -348,6 +357,22 @@ mod tests {
         let g: EnvGrant = "HOME".parse().unwrap();
         assert_eq!(g.value, None);
         assert!("=x".parse::<EnvGrant>().is_err());
+        for typo in ["FOO BAR=1", " FOO=1", "FOO\t=1", "A\u{1b}B=1"] {
+            let err = typo.parse::<EnvGrant>().unwrap_err().to_string();
+            assert!(
+                err.contains("whitespace or control characters"),
+                "{typo:?}: {err}"
+            );
+        }
+        // The value may hold anything.
+        assert_eq!(
+            "GREETING=hello world"
+                .parse::<EnvGrant>()
+                .unwrap()
+                .value
+                .as_deref(),
+            Some("hello world")
+        );
     }
 
     #[test]
