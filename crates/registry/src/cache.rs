@@ -135,14 +135,22 @@ impl Store {
         self.commit(tmp, dest)
     }
 
+    /// Whether the store holds a file of the expected size for the blob: for listings, which
+    /// trust nothing. Use [`Store::blob`] before using the file.
+    pub fn has_blob(&self, digest: &str, size: u64) -> bool {
+        self.blob_path(digest)
+            .ok()
+            .and_then(|path| std::fs::metadata(path).ok())
+            .is_some_and(|m| m.len() == size)
+    }
+
     /// The blob's path when the store holds it with the expected size and digest. A file
     /// whose bytes do not hash to its name (damaged on disk, or replaced) is removed, with a
     /// warning, so that the caller fetches it again; it is never handed out.
     pub fn blob(&self, digest: &str, size: u64) -> anyhow::Result<Option<PathBuf>> {
         let path = self.blob_path(digest)?;
-        match std::fs::metadata(&path) {
-            Ok(m) if m.len() == size => {}
-            _ => return Ok(None),
+        if !self.has_blob(digest, size) {
+            return Ok(None);
         }
         let actual = match file_digest(&path) {
             Ok(actual) => actual,
