@@ -55,20 +55,23 @@ impl Throttle {
 /// last one)`. One throttle per (kind, component), process-wide.
 pub fn throttled(kind: &'static str, component: &str) -> Option<u64> {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    static THROTTLES: OnceLock<Mutex<HashMap<(&'static str, String), Throttle>>> = OnceLock::new();
+    static THROTTLES: OnceLock<Mutex<HashMap<&'static str, HashMap<String, Throttle>>>> =
+        OnceLock::new();
     let now = EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64;
     let mut throttles = THROTTLES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    // Bounded by kinds × components, both fixed when the app loads.
-    if let Some(throttle) = throttles.get(&(kind, component.to_string())) {
+    // Bounded by kinds × components, both fixed when the app loads; a flood of lines that
+    // are left out allocates nothing.
+    let by_component = throttles.entry(kind).or_default();
+    if let Some(throttle) = by_component.get(component) {
         return throttle.ready(now);
     }
-    let throttle = Throttle::new();
-    let verdict = throttle.ready(now);
-    throttles.insert((kind, component.to_string()), throttle);
-    verdict
+    by_component
+        .entry(component.to_string())
+        .or_default()
+        .ready(now)
 }
 
 #[cfg(test)]
