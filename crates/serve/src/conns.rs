@@ -349,6 +349,39 @@ impl Conn {
 /// Keeps a request in flight; dropped when its response has been written out.
 pub(crate) struct RequestGuard(Arc<Conn>);
 
+impl RequestGuard {
+    /// `body`, keeping the request in flight until hyper has written it out or dropped it.
+    pub fn hold<B>(self, body: B) -> Held<B> {
+        Held { body, _guard: self }
+    }
+}
+
+/// A response body with its request's guard.
+pub(crate) struct Held<B> {
+    body: B,
+    _guard: RequestGuard,
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for Held<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         let conn = &self.0;

@@ -171,13 +171,7 @@ impl Server {
                 let server = server.clone();
                 async move {
                     let response = server.handle(req).await;
-                    Ok::<_, Infallible>(response.map(|body| {
-                        body.map_frame(move |frame| {
-                            let _in_flight = &guard;
-                            frame
-                        })
-                        .boxed_unsync()
-                    }))
+                    Ok::<_, Infallible>(response.map(|body| guard.hold(body)))
                 }
             });
             let builder = builder.clone();
