@@ -136,7 +136,8 @@ pub struct AppArgs {
     /// Grant an environment variable: NAME=VALUE, or NAME to pass the host's value (repeatable).
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     pub env: Vec<EnvGrant>,
-    /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed (repeatable).
+    /// Allow outbound HTTP to SCHEME://HOST[:PORT], `*` wildcards allowed; without a port, the
+    /// scheme's default (80, 443), also for `*://`; `:*` for any port (repeatable).
     #[arg(long = "allow-outbound", value_name = "URL-PATTERN")]
     pub allow_outbound: Vec<OutboundPattern>,
     /// Allow TCP connections (UDP datagrams) to tcp://HOST:PORT (udp://…), `*` wildcards allowed (repeatable).
@@ -157,6 +158,9 @@ pub struct AppArgs {
     /// Where the app's data (key-value database, blob containers) lives [default: ~/.local/share/manifold/APP, or $MANIFOLD_DATA_DIR/APP].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The app's name, which scopes its data (buckets, containers, data directory) [default: the manifest's `name`, else the file's or repository's name and a hash of its full path or reference, e.g. api-1a2b3c4d].
+    #[arg(long, value_name = "NAME", value_parser = parse_app_name)]
+    pub name: Option<String>,
     /// Wall-clock deadline per run or request, e.g. 30s, 500ms [serve default: 30s; run: none].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<HumanDuration>,
@@ -229,6 +233,19 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub grace: HumanDuration,
+    /// Client connections held at once; when full, an idle one is closed to make room, and
+    /// with none idle a new client gets 503 [default: 10000, or 3/4 of the open-file limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Time a client has to send a whole request header, from its first byte [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub header_read_timeout: Option<HumanDuration>,
+    /// Time a kept-alive connection may wait for its next request [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<HumanDuration>,
+    /// Time a request body may go without a byte while the component waits [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub body_idle_timeout: Option<HumanDuration>,
 }
 
 #[derive(Debug, Args)]
@@ -289,7 +306,10 @@ fn plan_from(
         if manifest_flag.is_some() {
             bail!("give either a component reference or --manifest, not both");
         }
-        return Ok(AppPlan::from_remote(&spec, overrides, mode));
+        let plan = AppPlan::from_remote(&spec, overrides, mode);
+        let old = plan.components[0].name.clone();
+        legacy_data_hint(&plan, overrides, &old);
+        return Ok(plan);
     }
     let manifest = match component {
         Some(path) if path.is_dir() => path.join("manifold.toml"),
@@ -298,7 +318,10 @@ fn plan_from(
             if manifest_flag.is_some() {
                 bail!("give either a component file or --manifest, not both");
             }
-            return Ok(AppPlan::from_file(path, overrides, mode)?);
+            let plan = AppPlan::from_file(path, overrides, mode)?;
+            let old = plan.components[0].name.clone();
+            legacy_data_hint(&plan, overrides, &old);
+            return Ok(plan);
         }
         None => manifest_flag.map_or_else(|| PathBuf::from("manifold.toml"), Path::to_path_buf),
     };
@@ -339,7 +362,34 @@ fn overrides(
         blobstore: app.blobstore.clone(),
         config: app.config.clone(),
         data_dir: app.data_dir.clone(),
+        name: app.name.clone(),
+        serve: Default::default(),
     }
+}
+
+/// Before names were derived from the whole path or reference, an app without a manifest
+/// was named after its file stem or repository's last part alone. When data is found under
+/// that old name and none under the new one, say where it is and how to keep using it.
+fn legacy_data_hint(plan: &AppPlan, overrides: &CliOverrides, old_name: &str) {
+    if overrides.name.is_some() || overrides.data_dir.is_some() || plan.data_dir.exists() {
+        return;
+    }
+    let legacy = manifold_config::default_data_dir(old_name);
+    if legacy.is_dir() {
+        tracing::warn!(
+            app = %plan.name,
+            "this app's data now lives in {} (its name includes a hash of its path or \
+             reference, so unrelated apps with the same file name do not share data); data \
+             under the old name is in {}: pass `--name {old_name}` to keep using it, or move it",
+            plan.data_dir.display(),
+            legacy.display()
+        );
+    }
+}
+
+fn parse_app_name(text: &str) -> Result<String, String> {
+    manifold_config::validate_app_name(text)?;
+    Ok(text.to_string())
 }
 
 fn cache(app: &AppArgs) -> Option<CompileCache> {
@@ -402,7 +452,13 @@ fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Resul
         max_concurrent: args.reuse_max_concurrent,
         idle_timeout: args.reuse_idle_timeout,
     };
-    let overrides = overrides(&args.app, Vec::new(), args.max_instances, reuse);
+    let mut overrides = overrides(&args.app, Vec::new(), args.max_instances, reuse);
+    overrides.serve = manifold_config::ServeConfig {
+        max_connections: args.max_connections,
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        body_idle_timeout: args.body_idle_timeout,
+    };
     let mut plan = plan(
         args.component.as_deref(),
         &args.app,
@@ -417,7 +473,7 @@ fn serve(args: ServeArgs, registry: &crate::dist::RegistryArgs) -> anyhow::Resul
     // Inside the runtime: RPC plugins start their supervisors while the app loads.
     let _in_runtime = runtime.enter();
     let app = Arc::new(App::load(&plan, Mode::Serve, cache(&args.app).as_ref())?);
-    let server = Arc::new(manifold_serve::Server::new(app.clone())?);
+    let server = Arc::new(manifold_serve::Server::new(app.clone(), &plan.serve)?);
     runtime.block_on(async move {
         let listener = manifold_serve::bind(args.listen).await?;
         let local = listener.local_addr()?;

@@ -21,6 +21,12 @@ fn golden(name: &str, actual: &str) {
         .join("tests/golden")
         .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        // Under CI a golden file is checked, never rewritten: a run that rewrites it passes
+        // whatever the output.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "UPDATE_GOLDEN is refused under CI"
+        );
         std::fs::write(&path, actual).unwrap();
         return;
     }

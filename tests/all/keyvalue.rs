@@ -346,3 +346,54 @@ fn the_bench_route_times_gets_and_sets_in_the_guest() {
     let (status, body) = get(&server.url("/draft/bench?bucket=default&key=b&op=scan&n=1"));
     assert_eq!(status, 400, "{body}");
 }
+
+/// Without a manifest an app is named after its file and a hash of its full path, so two
+/// files of the same name in different directories are different apps (issue 13, item 6);
+/// `--name` makes them one on purpose.
+#[test]
+fn same_file_name_in_two_directories_is_two_apps() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let data = data.to_str().unwrap();
+    let mut paths = Vec::new();
+    for dir in ["x", "prod"] {
+        let dir = root.path().join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("api.wasm");
+        std::fs::copy(programs::KV_DRAFT2, &path).unwrap();
+        paths.push(path);
+    }
+    let serve = |path: &Path, extra: &[&str]| {
+        let mut args = vec![path.to_str().unwrap(), "--keyvalue", "default"];
+        args.extend_from_slice(extra);
+        Server::start_with_env(&args, None, &[("MANIFOLD_DATA_DIR", data)])
+    };
+    let one = serve(&paths[0], &[]);
+    assert_eq!(
+        get(&one.url("/set?bucket=default&key=secret&value=one")).0,
+        200
+    );
+    let two = serve(&paths[1], &[]);
+    assert_eq!(
+        get(&two.url("/get?bucket=default&key=secret")),
+        (404, "none".into()),
+        "an unrelated app of the same file name sees the first one's data"
+    );
+    drop(one);
+    drop(two);
+    // The same data is shared when both are given one name.
+    let a = serve(&paths[0], &["--name", "shared-api"]);
+    assert_eq!(get(&a.url("/set?bucket=default&key=k&value=v")).0, 200);
+    drop(a);
+    let b = serve(&paths[1], &["--name", "shared-api"]);
+    assert_eq!(get(&b.url("/get?bucket=default&key=k")), (200, "v".into()));
+    drop(b);
+    // A name that is not one safe path segment is refused before anything starts.
+    let out = crate::util::run(&["--name", "../../x", paths[0].to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        crate::util::stderr(&out).contains("app name"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+}

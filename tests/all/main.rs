@@ -26,6 +26,7 @@ mod registry;
 mod run;
 mod run_p3;
 mod serve;
+mod serve_limits;
 mod serve_p3;
 mod server_process;
 mod sockets;

@@ -49,6 +49,7 @@ fn plan(url: &str, subject: &str, command: Vec<String>, timeout: Duration) -> Pl
         cwd: std::env::temp_dir(),
         timeout,
         max_in_flight: 8,
+        max_answer: 1 << 20,
         rlimits: Default::default(),
         share: Vec::new(),
     }

@@ -6,6 +6,8 @@
 //! - faults under `manifold serve`: `kill -9` under load (in-flight calls fail, the plugin is
 //!   restarted, later calls succeed), a plugin writing garbage, one that hangs (the call
 //!   deadline), a missing program, and handles from before a restart;
+//! - a Unix address that names a regular file is refused at load, and the file is kept;
+//! - an answer beyond the plugin's `max-answer` fails that call only;
 //! - connections dialed ahead that the plugin closed are never used for a call;
 //! - rlimits: read back from `/proc/PID/limits` of the started plugin, and a plugin beyond its
 //!   address-space limit dies, is reported and restarted while the host serves on.
@@ -323,6 +325,11 @@ fn a_killed_plugin_fails_calls_in_flight_is_restarted_and_serves_again() {
         logs.contains("plugin exited (signal: 9 (SIGKILL)); restarting it"),
         "{logs}"
     );
+    // The calls it died in say so, with how it ended, not "closed without answering".
+    assert!(
+        logs.contains("the plugin exited during the call (signal: 9 (SIGKILL))"),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -494,6 +501,61 @@ fn a_missing_plugin_program_is_an_error_at_load_naming_it() {
         assert!(err.contains(needle), "{err}");
         assert!(start.elapsed() < Duration::from_secs(20));
     }
+}
+
+#[test]
+fn an_answer_beyond_max_answer_fails_that_call_only_and_the_plugin_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_plugin(
+        dir.path(),
+        &format!(
+            "command = [\"python3\", \"{}\"]\nmax-answer = \"32KiB\"",
+            conformance_plugin()
+        ),
+    );
+    wait_for_starts(&server, 1);
+    // `reverse` of 64 KiB answers 64 KiB: beyond the cap.
+    let (status, _) = get(&server.url("/bench?call=reverse&n=1"));
+    assert_eq!(status, 500);
+    let logs = server.wait_for_log("larger than 32768 bytes");
+    assert!(
+        logs.contains("its answer is larger than 32768 bytes"),
+        "{logs}"
+    );
+    // The plugin was not restarted for it, and answers within the cap as before.
+    assert_eq!(get(&server.url("/inc?x=41")), (200, "42".into()));
+    assert_eq!(ready_pids(&server).len(), 1, "{}", server.logs());
+}
+
+#[test]
+fn a_unix_address_naming_a_regular_file_is_refused_and_the_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.db"), b"precious rows").unwrap();
+    write_manifest(
+        dir.path(),
+        programs::PLUGIN_CONFORMANCE,
+        &format!(
+            "command = [\"python3\", \"{}\"]\naddress = \"unix:./data.db\"",
+            conformance_plugin()
+        ),
+    );
+    let out = manifold()
+        .arg("run")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot load plugin `py`"), "{err}");
+    assert!(
+        err.contains("data.db is a regular file, not a socket; refusing to delete it"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("data.db")).unwrap(),
+        b"precious rows"
+    );
 }
 
 #[test]

@@ -411,3 +411,29 @@ fn max_instances_makes_requests_wait_for_a_slot() {
     );
     assert_eq!(busy.join().unwrap(), (200, "slept".to_string()));
 }
+
+#[test]
+fn waiting_for_a_slot_and_running_share_one_deadline() {
+    let server = Arc::new(Server::start(&[
+        programs::HTTP_PROBE,
+        "--max-instances",
+        "1",
+        "--timeout",
+        "2s",
+    ]));
+    let busy = {
+        let server = server.clone();
+        std::thread::spawn(move || get(&server.url("/sleep?ms=1500")))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // Waits about 1.2 s for the slot, so 0.8 s are left for a call that needs 1 s.
+    let started = Instant::now();
+    let (status, _) = get(&server.url("/sleep?ms=1000"));
+    let took = started.elapsed();
+    assert_eq!(status, 504, "after {took:?}");
+    assert!(
+        took < Duration::from_millis(2600),
+        "the wait and the call took {took:?}, more than one 2 s budget"
+    );
+    assert_eq!(busy.join().unwrap(), (200, "slept".to_string()));
+}

@@ -44,7 +44,7 @@ use async_nats::{Client, HeaderMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use bytes::{Bytes, BytesMut};
-use futures_util::{StreamExt, future};
+use futures_util::StreamExt;
 use manifold_builtin_blobstore::backend::{
     Backend, BackendError, BackendResult, BoxFuture, ContainerInfo, ObjectData, ObjectInfo as Info,
     ObjectNames, ObjectWriter, ScopedContainer,
@@ -333,16 +333,32 @@ impl Store {
     }
 
     async fn delete_objects(&self, scope: &ScopedContainer, names: &[String]) -> BackendResult<()> {
-        future::try_join_all(names.iter().map(|name| async move {
-            match self.info(&object_name(scope.name(), name)).await? {
-                Some(info) => self.delete(info, false).await,
-                None => Ok(()),
+        // FAN_OUT at a time: a guest's list of names may be long.
+        let mut pending = futures_util::stream::FuturesUnordered::new();
+        for name in names {
+            if pending.len() >= FAN_OUT
+                && let Some(done) = pending.next().await
+            {
+                done?;
             }
-        }))
-        .await
-        .map(drop)
+            pending.push(self.delete_object(scope, name));
+        }
+        while let Some(done) = pending.next().await {
+            done?;
+        }
+        Ok(())
+    }
+
+    async fn delete_object(&self, scope: &ScopedContainer, name: &str) -> BackendResult<()> {
+        match self.info(&object_name(scope.name(), name)).await? {
+            Some(info) => self.delete(info, false).await,
+            None => Ok(()),
+        }
     }
 }
+
+/// Deletions of one batch in flight at once.
+const FAN_OUT: usize = 16;
 
 /// An object being written: its chunks are published as they fill, under a NUID that no
 /// name refers to until [`ObjectWriter::commit`].

@@ -94,6 +94,27 @@ async fn an_unreachable_nats_is_a_storage_error_not_a_hang() {
     );
 }
 
+/// Every message that names the server hides its password; the host stays.
+#[tokio::test]
+async fn messages_name_the_server_without_its_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let backend = NatsBackend::new("nats://blobs:s3cret@127.0.0.1:1").unwrap();
+    let err = backend
+        .container_info(&scope("app", "c"))
+        .await
+        .expect_err("no NATS there")
+        .to_string();
+    assert!(err.contains("nats://blobs:***@127.0.0.1:1"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    let err = NatsBackend::new("nats://blobs:s3cret@127.0.0.1:1,http://other:1")
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("nats://blobs:***@127.0.0.1:1"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_and_objects_on_a_real_server() {
     let server = NatsServer::start();

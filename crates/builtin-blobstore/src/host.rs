@@ -124,14 +124,15 @@ impl NameStream {
 }
 
 /// The guest's error string for a failed backend operation, logged: a storage failure as an
-/// error (an operator must look), a guest's own mistake at debug level.
+/// error (an operator must look), a guest's own mistake at debug level. The guest is told
+/// what failed, never how: the detail (host paths, server addresses) stays in the log.
 pub(crate) fn guest_error(op: &'static str, kind: &'static str, err: BackendError) -> String {
     if err.is_guest_error() {
         tracing::debug!(op, backend = kind, error = %err, "wasi:blobstore operation refused");
         return err.to_string();
     }
     tracing::error!(op, backend = kind, error = %err, "wasi:blobstore storage failure");
-    format!("{op} failed in the {kind} blob storage: {err}")
+    format!("{op} failed in the {kind} blob storage (the host's log has the details)")
 }
 
 impl BlobView<'_> {
@@ -151,20 +152,28 @@ impl BlobView<'_> {
     ) -> wasmtime::Result<Result<OpenContainer, String>> {
         let shared = self.shared()?;
         if let Err(reason) = check_container_name(name) {
-            tracing::info!(
-                op, app = %shared.app, container = %name.escape_debug(), %reason,
-                "wasi:blobstore refused: not a valid container name"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("blobstore-invalid", &shared.app)
+            {
+                tracing::info!(
+                    op, app = %shared.app, container = %name.escape_debug(), %reason,
+                    also_refused = also, "wasi:blobstore refused: not a valid container name"
+                );
+            }
             return Ok(Err(format!(
                 "invalid container name {:?}: {reason}",
                 name.escape_debug().to_string()
             )));
         }
         let (Some(backend), Some(scope)) = (&shared.backend, shared.granted.get(name)) else {
-            tracing::info!(
-                op, app = %shared.app, container = name,
-                "wasi:blobstore refused: the container is not granted to this component"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("blobstore-denied", &shared.app)
+            {
+                tracing::info!(
+                    op, app = %shared.app, container = %name.escape_debug(), also_refused = also,
+                    "wasi:blobstore refused: the container is not granted to this component"
+                );
+            }
             return Ok(Err(format!(
                 "access denied: container `{name}` is not granted to this component"
             )));
@@ -433,5 +442,21 @@ impl container::HostStreamObjectNames for BlobView<'_> {
     async fn drop(&mut self, names: Resource<NameStream>) -> wasmtime::Result<()> {
         self.table.delete(names)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod guest_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_failure_tells_the_guest_what_failed_but_not_the_host_paths() {
+        let err = BackendError::storage("cannot write /srv/secret/blobs/tmp/x: No space left");
+        let message = guest_error("write-data", "embedded", err);
+        assert!(
+            message.contains("write-data failed in the embedded blob storage"),
+            "{message}"
+        );
+        assert!(!message.contains("/srv/secret"), "{message}");
     }
 }

@@ -232,7 +232,12 @@ impl types::HostOutgoingValue for BlobView<'_> {
         }
         let shared = self.shared()?;
         let Some(backend) = shared.backend.clone() else {
-            tracing::info!(app = %shared.app, "wasi:blobstore outgoing-value-write-body refused: no container is granted to this component");
+            if let Some(also) = manifold_provider::log_throttle::throttled(
+                "blobstore-write-body-denied",
+                &shared.app,
+            ) {
+                tracing::info!(app = %shared.app, also_refused = also, "wasi:blobstore outgoing-value-write-body refused: no container is granted to this component");
+            }
             return Ok(Err(()));
         };
         let app = shared.app.clone();

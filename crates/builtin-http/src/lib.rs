@@ -139,7 +139,11 @@ impl WasiHttpHooks for OutboundPolicy {
             + Send,
     > {
         if !self.admits(request.uri()) {
-            tracing::info!(uri = %request.uri(), "outbound HTTP denied: no allow-outbound pattern matches");
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("outbound-http-denied", "")
+            {
+                tracing::info!(uri = %request.uri(), also_denied = also, "outbound HTTP denied: no allow-outbound pattern matches");
+            }
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         Box::new(async move {
@@ -171,5 +175,24 @@ mod tests {
         assert!(!policy.admits(&"https://example.com:8443/".parse().unwrap()));
         assert!(policy.admits(&"http://127.0.0.1:9999/".parse().unwrap()));
         assert!(!policy.admits(&"http://localhost:9999/".parse().unwrap()));
+    }
+
+    /// `*://HOST` is each scheme on its default port; a URL's explicit default port counts.
+    #[test]
+    fn a_scheme_wildcard_admits_only_default_ports() {
+        let policy = OutboundPolicy {
+            allow: vec!["*://example.com".parse().unwrap()].into(),
+        };
+        assert!(policy.admits(&"http://example.com/x".parse().unwrap()));
+        assert!(policy.admits(&"https://example.com/x".parse().unwrap()));
+        assert!(policy.admits(&"http://example.com:80/".parse().unwrap()));
+        assert!(!policy.admits(&"http://example.com:8080/".parse().unwrap()));
+        assert!(!policy.admits(&"https://example.com:80/".parse().unwrap()));
+
+        let policy = OutboundPolicy {
+            allow: vec!["*://example.com:*".parse().unwrap()].into(),
+        };
+        assert!(policy.admits(&"http://example.com:8080/".parse().unwrap()));
+        assert!(policy.admits(&"https://example.com:8443/".parse().unwrap()));
     }
 }

@@ -78,17 +78,25 @@ impl KvView<'_> {
             wasmtime::bail!("the key-value provider did not prepare this instance");
         };
         if let Err(reason) = check_bucket_name(identifier) {
-            tracing::info!(
-                app = %shared.app, identifier = %identifier.escape_debug(), %reason,
-                "wasi:keyvalue open refused: not a valid bucket name"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("keyvalue-open-invalid", &shared.app)
+            {
+                tracing::info!(
+                    app = %shared.app, identifier = %identifier.escape_debug(), %reason,
+                    also_refused = also, "wasi:keyvalue open refused: not a valid bucket name"
+                );
+            }
             return Ok(Err(GuestError::NoSuchStore));
         }
         let (Some(backend), Some(scope)) = (&shared.backend, shared.granted.get(identifier)) else {
-            tracing::info!(
-                app = %shared.app, bucket = identifier,
-                "wasi:keyvalue open refused: the bucket is not granted to this component"
-            );
+            if let Some(also) =
+                manifold_provider::log_throttle::throttled("keyvalue-open-denied", &shared.app)
+            {
+                tracing::info!(
+                    app = %shared.app, bucket = %identifier.escape_debug(), also_refused = also,
+                    "wasi:keyvalue open refused: the bucket is not granted to this component"
+                );
+            }
             return Ok(Err(GuestError::AccessDenied));
         };
         let bucket = OpenBucket {
@@ -118,16 +126,30 @@ impl KvView<'_> {
 
 /// The guest's view of a failed operation, logged: a storage failure as an error (an
 /// operator must look), a guest's own mistake (incrementing a non-number) at debug level.
+/// The guest is told what failed, never how: the detail (host paths, server addresses) is
+/// the operator's and stays in the log.
 fn guest_error(op: &'static str, bucket: &OpenBucket, err: BackendError) -> GuestError {
-    let (backend, scope) = (bucket.backend.kind(), &bucket.scope);
+    failure(op, bucket.backend.kind(), &bucket.scope, err)
+}
+
+fn failure(
+    op: &'static str,
+    backend: &'static str,
+    scope: &ScopedBucket,
+    err: BackendError,
+) -> GuestError {
     if err.is_guest_error() {
         tracing::debug!(op, backend, bucket = %scope, error = %err, "wasi:keyvalue operation refused");
         return GuestError::Other(err.to_string());
     }
     tracing::error!(op, backend, bucket = %scope, error = %err, "wasi:keyvalue storage failure");
+    storage_failure_message(op, scope.bucket(), backend)
+}
+
+fn storage_failure_message(op: &str, bucket: &str, backend: &str) -> GuestError {
     GuestError::Other(format!(
-        "{op} on bucket `{}` failed in the {backend} key-value storage: {err}",
-        scope.bucket()
+        "{op} on bucket `{bucket}` failed in the {backend} key-value storage (the host's log \
+         has the details)"
     ))
 }
 
@@ -275,3 +297,22 @@ macro_rules! common_bindings {
 }
 
 pub(crate) use common_bindings;
+
+#[cfg(test)]
+mod guest_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_failure_tells_the_guest_what_failed_but_not_the_host_paths() {
+        let scope = ScopedBucket::checked("app", "cache").unwrap();
+        let err = BackendError::storage("cannot open /srv/secret/data/kv.redb: Permission denied");
+        let GuestError::Other(message) = failure("set", "embedded", &scope, err) else {
+            panic!("not `other`");
+        };
+        assert!(
+            message.contains("set on bucket `cache` failed"),
+            "{message}"
+        );
+        assert!(!message.contains("/srv/secret"), "{message}");
+    }
+}

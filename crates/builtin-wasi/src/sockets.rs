@@ -85,10 +85,14 @@ impl SocketPolicy {
                     || self.grants.listen.iter().any(|p| p.protocol() == Udp);
             }
         };
-        if !admitted {
+        if !admitted
+            && let Some(also) =
+                manifold_provider::log_throttle::throttled("socket-denied", &self.grants.component)
+        {
             tracing::warn!(
                 component = %self.grants.component,
                 %address,
+                also_denied = also,
                 "{what} {address} denied: no `{grant}` pattern admits it"
             );
         }
@@ -127,11 +131,16 @@ impl SocketPolicy {
         let literal = name.trim_start_matches('[').trim_end_matches(']');
         let admitted = literal.parse::<IpAddr>().is_ok()
             || self.grants.connect.iter().any(|p| p.admits_name(name));
-        if !admitted {
+        if !admitted
+            && let Some(also) =
+                manifold_provider::log_throttle::throttled("lookup-denied", &self.grants.component)
+        {
             tracing::warn!(
                 component = %self.grants.component,
-                name,
-                "name lookup of `{name}` denied: no `allow-connect` pattern names it"
+                name = %name.escape_debug(),
+                also_denied = also,
+                "name lookup of `{}` denied: no `allow-connect` pattern names it",
+                name.escape_debug()
             );
         }
         admitted

@@ -40,6 +40,12 @@ impl FromStr for DirGrant {
         if host.is_empty() {
             return Err(err("the host directory is empty"));
         }
+        if rest.contains("::") && (host.ends_with(':') || guest.starts_with(':')) {
+            return Err(err(
+                "a `:` next to `::` makes it unclear where the host path ends; \
+                 rename the directory or give the guest path without a leading `:`",
+            ));
+        }
         if guest.is_empty() {
             return Err(err("the guest path after `::` is empty"));
         }
@@ -63,9 +69,18 @@ impl TryFrom<String> for DirGrant {
 
 impl fmt::Display for DirGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}::{}", self.host.display(), self.guest)?;
+        let host = self.host.display().to_string();
+        let body = if host == self.guest {
+            host
+        } else {
+            format!("{host}::{}", self.guest)
+        };
+        f.write_str(&body)?;
         if self.read_only {
             f.write_str(":ro")?;
+        } else if body.ends_with(":ro") || body.ends_with(":rw") {
+            // Without it the path's own suffix would read as the access mode.
+            f.write_str(":rw")?;
         }
         Ok(())
     }
@@ -106,12 +121,23 @@ pub(crate) fn validate_env_name(name: &str) -> Result<(), String> {
     if name.contains(['=', '\0']) {
         return Err("a variable name may not contain `=` or NUL".into());
     }
+    // A shell cannot set or read such a name, and a program's getenv is never asked for one:
+    // it is a typo (`--env 'FOO BAR=1'`), refused rather than granted unseen.
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "a variable name may not contain whitespace or control characters (found {:?}); \
+             write NAME=VALUE with the value after the `=`",
+            c
+        ));
+    }
     Ok(())
 }
 
 /// An outbound HTTP destination the guest may call: `SCHEME://HOST[:PORT]`, where `SCHEME`,
-/// `HOST` and `PORT` may be `*`, and `HOST` may start with `*.` to match subdomains.
-/// Examples: `https://api.example.com`, `http://127.0.0.1:*`, `*://*.example.com`, `*`.
+/// `HOST` and `PORT` may be `*`, and `HOST` may start with `*.` to match subdomains. Without
+/// a port, only the default port of the request's scheme (http 80, https 443) is admitted,
+/// also when `SCHEME` is `*`; every port is written `:*`.
+/// Examples: `https://api.example.com`, `http://127.0.0.1:*`, `*://*.example.com:*`, `*`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct OutboundPattern {
@@ -123,7 +149,8 @@ pub struct OutboundPattern {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PortPattern {
-    /// No port written: the scheme's default port (any port if the scheme is `*`).
+    /// No port written: the default port of the request's scheme, for `*://` too (so
+    /// `*://example.com` is ports 80 and 443, never 8080).
     Default,
     Any,
     Exact(u16),
@@ -181,8 +208,8 @@ impl OutboundPattern {
         let port_ok = match self.port {
             PortPattern::Any => true,
             PortPattern::Exact(want) => want == port,
-            PortPattern::Default if self.scheme.is_none() => true,
-            // `https://example.com` means the scheme's default port, as a browser would.
+            // `https://example.com` means the scheme's default port, as a browser would;
+            // `*://example.com` means each scheme on its own default port.
             PortPattern::Default => default_port(scheme) == Some(port),
         };
         port_ok && self.host.matches(host)
@@ -283,6 +310,28 @@ impl fmt::Display for OutboundPattern {
 mod tests {
     use super::*;
 
+    /// Found by the `grants` fuzz target: a read-write grant whose guest path ends in `:ro`
+    /// printed as a read-only one.
+    #[test]
+    fn dir_grants_print_as_they_parse() {
+        for spec in [
+            "a::b:ro:rw",
+            "a::b:rw:rw",
+            "a::b:ro",
+            "data",
+            "A::rw",
+            "x:ro:rw",
+            "x::/y:rw:ro",
+        ] {
+            let grant: DirGrant = spec.parse().unwrap();
+            let again: DirGrant = grant.to_string().parse().unwrap();
+            assert_eq!(again, grant, "{spec} printed as {grant}");
+        }
+        for ambiguous in ["a:::b", "a::::b"] {
+            assert!(ambiguous.parse::<DirGrant>().is_err(), "{ambiguous}");
+        }
+    }
+
     #[test]
     fn dir_grant_forms() {
         let g: DirGrant = "data".parse().unwrap();
@@ -308,6 +357,22 @@ mod tests {
         let g: EnvGrant = "HOME".parse().unwrap();
         assert_eq!(g.value, None);
         assert!("=x".parse::<EnvGrant>().is_err());
+        for typo in ["FOO BAR=1", " FOO=1", "FOO\t=1", "A\u{1b}B=1"] {
+            let err = typo.parse::<EnvGrant>().unwrap_err().to_string();
+            assert!(
+                err.contains("whitespace or control characters"),
+                "{typo:?}: {err}"
+            );
+        }
+        // The value may hold anything.
+        assert_eq!(
+            "GREETING=hello world"
+                .parse::<EnvGrant>()
+                .unwrap()
+                .value
+                .as_deref(),
+            Some("hello world")
+        );
     }
 
     #[test]
@@ -325,7 +390,8 @@ mod tests {
 
         let p: OutboundPattern = "*://*.example.com".parse().unwrap();
         assert!(p.matches("https", "a.example.com", 443));
-        assert!(p.matches("http", "a.b.example.com", 8080));
+        assert!(p.matches("http", "a.b.example.com", 80));
+        assert!(!p.matches("http", "a.b.example.com", 8080));
         assert!(!p.matches("http", "example.com", 80));
         assert!(!p.matches("http", "badexample.com", 80));
 
@@ -337,6 +403,11 @@ mod tests {
                 .unwrap()
                 .matches("http", "x", 1)
         );
+        assert!(
+            "*".parse::<OutboundPattern>()
+                .unwrap()
+                .matches("https", "x", 8443)
+        );
         for bad in [
             "example.com",
             "ftp://x",
@@ -345,6 +416,51 @@ mod tests {
             "http://x:99999",
         ] {
             assert!(bad.parse::<OutboundPattern>().is_err(), "{bad}");
+        }
+    }
+
+    /// `*://HOST` covers both schemes, each on its own default port, as documented; every
+    /// port is written `:*`. It used to admit every port.
+    #[test]
+    fn a_scheme_wildcard_without_a_port_means_each_scheme_default_port() {
+        let p: OutboundPattern = "*://example.com".parse().unwrap();
+        assert!(p.matches("http", "example.com", 80));
+        assert!(p.matches("https", "example.com", 443));
+        assert!(!p.matches("http", "example.com", 8080));
+        assert!(!p.matches("https", "example.com", 8443));
+        // Each scheme on its own default, not the other's.
+        assert!(!p.matches("http", "example.com", 443));
+        assert!(!p.matches("https", "example.com", 80));
+
+        let p: OutboundPattern = "*://example.com:*".parse().unwrap();
+        assert!(p.matches("http", "example.com", 8080));
+        assert!(p.matches("https", "example.com", 8443));
+        assert!(!p.matches("http", "other.com", 8080));
+
+        let p: OutboundPattern = "*://example.com:8080".parse().unwrap();
+        assert!(p.matches("http", "example.com", 8080));
+        assert!(p.matches("https", "example.com", 8080));
+        assert!(!p.matches("http", "example.com", 80));
+
+        let p: OutboundPattern = "*://*".parse().unwrap();
+        assert!(p.matches("https", "anything.test", 443));
+        assert!(!p.matches("https", "anything.test", 8443));
+    }
+
+    /// What the `grants` fuzz target checks, for the forms whose meaning changed.
+    #[test]
+    fn outbound_patterns_print_as_they_parse() {
+        for spec in [
+            "*",
+            "*://example.com",
+            "*://example.com:*",
+            "*://*.example.com:8080",
+            "https://example.com/",
+            "http://[::1]",
+        ] {
+            let pattern: OutboundPattern = spec.parse().unwrap();
+            let again: OutboundPattern = pattern.to_string().parse().unwrap();
+            assert_eq!(again, pattern, "{spec} printed as {pattern}");
         }
     }
 }

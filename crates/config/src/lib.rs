@@ -5,16 +5,20 @@
 //! (the `toml` crate's spans do the pointing). What leaves this crate is an [`AppPlan`]: plain
 //! data with every default filled in, so the runtime never looks at TOML.
 
+mod app_name;
 mod grants;
 mod interface;
 mod limits;
 mod manifest;
 mod plan;
 mod plugin;
+mod redact;
 mod reuse;
+mod serve;
 mod sockets;
 mod source;
 
+pub use app_name::validate_app_name;
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
 pub use limits::{ByteSize, Limits, LimitsConfig};
@@ -25,7 +29,9 @@ pub use manifest::{
 };
 pub use plan::{AppPlan, CliOverrides, ComponentPlan, Mode, default_data_dir};
 pub use plugin::{PluginAddress, PluginPlan, Rlimit, Rlimits};
+pub use redact::{redact_url, split_url_list};
 pub use reuse::{Reuse, ReuseConfig};
+pub use serve::{ConnectionLimits, ServeConfig};
 pub use sockets::{ConnectPattern, ListenPattern, SocketProtocol};
 pub use source::SourceSpec;
 

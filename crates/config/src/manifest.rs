@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::redact::redact_urls_in;
 use crate::{
     ConfigError, ConnectPattern, DirGrant, InterfaceName, LimitsConfig, ListenPattern,
-    OutboundPattern,
+    OutboundPattern, redact_url, split_url_list,
 };
 
 /// The whole manifest.
@@ -42,6 +43,9 @@ pub struct Manifest {
     /// Where `wasi:config` values come from besides the manifest (`[config-source]`).
     #[serde(default)]
     pub config_source: ConfigSource,
+    /// `manifold serve`'s connection limits (`[serve]`).
+    #[serde(default)]
+    pub serve: crate::ServeConfig,
 }
 
 /// A plugin: a provider of host interfaces that is not compiled into the host
@@ -85,6 +89,9 @@ pub struct PluginConfig {
     pub timeout: Option<crate::HumanDuration>,
     /// `rpc`: calls in flight at once; more wait (default 64).
     pub max_in_flight: Option<usize>,
+    /// `rpc`: the largest answer accepted from one call (default: the app's largest
+    /// instance memory cap, since a larger answer could not be lowered into the guest).
+    pub max_answer: Option<crate::ByteSize>,
     /// `wasm`: interfaces the plugin may import beyond those without authority, served with
     /// the grants of the component it is composed with (e.g. `wasi:keyvalue/store` for an
     /// adapter that works on the component's buckets).
@@ -231,6 +238,15 @@ const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "uni
 
 /// The URL schemes the NATS backend understands.
 const NATS_SCHEMES: [&str; 2] = ["nats://", "tls://"];
+
+/// Whether every server of `url` (split as the NATS client splits it) has a NATS scheme.
+fn is_nats_url_list(url: &str) -> bool {
+    split_url_list(url).iter().all(|server| {
+        NATS_SCHEMES
+            .iter()
+            .any(|scheme| server.trim().starts_with(scheme))
+    })
+}
 
 /// One component of the app and the capabilities granted to it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -390,7 +406,8 @@ impl Manifest {
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ConfigError> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            // The error quotes the line it points at, which may be a `url` with a password.
+            message: redact_urls_in(&e.to_string()),
         })?;
         manifest.validate(path)?;
         Ok(manifest)
@@ -401,6 +418,9 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
+        if let Some(name) = &self.name {
+            crate::validate_app_name(name).map_err(|m| invalid(format!("name {name:?}: {m}")))?;
+        }
         if self.component.is_empty() {
             return Err(invalid(
                 "no components; add one, e.g.\n\n[component.hello]\nsource = \"hello.wasm\"\n"
@@ -408,38 +428,34 @@ impl Manifest {
             ));
         }
         validate_config_keys(&self.config).map_err(|m| invalid(format!("[config]: {m}")))?;
+        // URLs are shown redacted: a manifest's `url` may hold a password or a token.
         if let KeyValueBackend::Redis { url } = &self.keyvalue
             && !REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme))
         {
             return Err(invalid(format!(
-                "[keyvalue]: url {url:?} is not a Redis URL; expected one starting with {}, \
+                "[keyvalue]: url {:?} is not a Redis URL; expected one starting with {}, \
                  e.g. \"redis://127.0.0.1:6379\"",
+                redact_url(url),
                 REDIS_SCHEMES.join(", ")
             )));
         }
         if let KeyValueBackend::Nats { url, .. } = &self.keyvalue
-            && !url.split(',').all(|server| {
-                NATS_SCHEMES
-                    .iter()
-                    .any(|scheme| server.trim().starts_with(scheme))
-            })
+            && !is_nats_url_list(url)
         {
             return Err(invalid(format!(
-                "[keyvalue]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                "[keyvalue]: url {:?} is not a NATS URL; expected servers starting with {}, \
                  separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                redact_url(url),
                 NATS_SCHEMES.join(" or ")
             )));
         }
         if let BlobstoreBackend::Nats { url, .. } = &self.blobstore
-            && !url.split(',').all(|server| {
-                NATS_SCHEMES
-                    .iter()
-                    .any(|scheme| server.trim().starts_with(scheme))
-            })
+            && !is_nats_url_list(url)
         {
             return Err(invalid(format!(
-                "[blobstore]: url {url:?} is not a NATS URL; expected servers starting with {}, \
+                "[blobstore]: url {:?} is not a NATS URL; expected servers starting with {}, \
                  separated by commas, e.g. \"nats://127.0.0.1:4222\"",
+                redact_url(url),
                 NATS_SCHEMES.join(" or ")
             )));
         }
@@ -497,6 +513,7 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
         ("cwd", p.cwd.is_some()),
         ("rlimits", p.rlimits.is_some()),
         ("max-in-flight", p.max_in_flight.is_some()),
+        ("max-answer", p.max_answer.is_some()),
     ];
     match p.kind {
         PluginKind::Dylib | PluginKind::Wasm => {
@@ -558,6 +575,9 @@ fn validate_plugin(name: &str, p: &PluginConfig) -> Result<(), String> {
             if p.max_in_flight == Some(0) {
                 return Err("`max-in-flight` must be at least 1".into());
             }
+            if p.max_answer.is_some_and(|b| b.0 == 0) {
+                return Err("`max-answer` must be at least 1 byte".into());
+            }
             if let Some(rlimits) = &p.rlimits {
                 if p.command.is_none() {
                     return Err("`rlimits` apply to a program the host starts: give `command`, or set the limits where the plugin at `address` is started".into());
@@ -590,6 +610,26 @@ fn validate_config_keys(config: &BTreeMap<String, String>) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The name scopes the app's data directory: `../../x` would move it elsewhere.
+    #[test]
+    fn name_must_be_one_safe_segment() {
+        for bad in ["../../x", "a/b", "..", ""] {
+            let text = format!("name = {bad:?}\n[component.a]\nsource = \"a.wasm\"\n");
+            let err = Manifest::parse(&text, Path::new("m.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("name"), "{bad:?}: {err}");
+        }
+        let ok = "name = \"shop-2\"\n[component.a]\nsource = \"a.wasm\"\n";
+        assert_eq!(
+            Manifest::parse(ok, Path::new("m.toml"))
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("shop-2")
+        );
+    }
 
     fn parse(text: &str) -> Result<Manifest, String> {
         Manifest::parse(text, Path::new("manifold.toml")).map_err(|e| e.to_string())
@@ -935,6 +975,39 @@ mod tests {
             let err = parse(&format!("{text}{one}")).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    /// A manifest's backend URL may hold a password or a token: every message about it shows
+    /// the server, never the secret.
+    #[test]
+    fn backend_urls_in_messages_hide_their_credentials() {
+        let one = "[component.a]\nsource = \"a\"\n";
+        for text in [
+            "[keyvalue]\ntype = \"redis\"\nurl = \"http://app:s3cret@db.internal:6379\"\n",
+            "[keyvalue]\ntype = \"nats\"\nurl = \"nats://a:4222,natz://app:s3cret@db.internal\"\n",
+            "[keyvalue]\ntype = \"nats\"\nurl = \"redis://s3cret@db.internal\"\n",
+            "[blobstore]\ntype = \"nats\"\nurl = \"http://app:s3cret@db.internal\"\n",
+            "[plugins.p]\nkind = \"rpc\"\nwit = \"w\"\naddress = \"nat://app:s3cret@db.internal:4222\"\n",
+        ] {
+            let err = parse(&format!("{text}{one}")).unwrap_err();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("db.internal"), "{err}");
+        }
+        // The TOML parser quotes the line it points at.
+        for text in [
+            "[keyvalue]\ntype = \"redis\"\nurl = \"redis://app:s3cret@db.internal\n",
+            "keyvalue = { type = \"redis\", url = \"redis://app:s3cret@db.internal\", uri = 1 }\n",
+        ] {
+            let err = parse(&format!("{text}{one}")).unwrap_err();
+            assert!(err.contains("TOML parse error"), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("redis://app:***@db.internal"), "{err}");
+        }
+        // A password holding a comma is one server, not two (the NATS client reads it so).
+        parse(&format!(
+            "[keyvalue]\ntype = \"nats\"\nurl = \"nats://app:s3,cret@a:4222, tls://b:4222\"\n{one}"
+        ))
+        .unwrap();
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct CliOverrides {
     pub config: Vec<(String, String)>,
     /// Where the app's data lives (over the manifest's `data-dir`).
     pub data_dir: Option<PathBuf>,
+    /// `--name`: the app's name (over the manifest's `name` and the default), checked with
+    /// [`crate::validate_app_name`].
+    pub name: Option<String>,
+    /// `serve`: connection limits, over the manifest's `[serve]`.
+    pub serve: crate::ServeConfig,
 }
 
 /// The app, ready to load.
@@ -58,6 +63,8 @@ pub struct AppPlan {
     pub blobstore: BlobstoreBackend,
     /// Where `wasi:config` values come from besides the manifest.
     pub config_source: ConfigSource,
+    /// `serve`: how many client connections are held and how long clients may take.
+    pub serve: crate::ConnectionLimits,
 }
 
 /// One component with its grants.
@@ -70,6 +77,9 @@ pub struct ComponentPlan {
     /// The OCI reference or package name when the component comes from a registry; the
     /// binary pulls it (or finds it in the cache) and sets `source` before loading.
     pub remote: Option<SourceSpec>,
+    /// The sha256 (`sha256:HEX`) `source` must have: set for a pulled layer, so a cached file
+    /// that was damaged or replaced after it was checked is refused, never run.
+    pub expected_digest: Option<String>,
     pub route: Route,
     /// The full argv, program name first.
     pub args: Vec<String>,
@@ -100,20 +110,24 @@ impl AppPlan {
         cli: &CliOverrides,
         mode: Mode,
     ) -> Result<AppPlan, ConfigError> {
-        let name = source
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app".into());
+        let name = match &cli.name {
+            Some(name) => name.clone(),
+            None => crate::app_name::file_app_name(source),
+        };
         let program = source
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name.clone());
+            .unwrap_or_else(|| "app".into());
         let mut args = vec![program];
         args.extend(cli.args.iter().cloned());
         let component = ComponentPlan {
-            name: name.clone(),
+            name: source
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "app".into()),
             source: source.to_path_buf(),
             remote: None,
+            expected_digest: None,
             route: Route::root(),
             args,
             env: resolve_env(&cli.env, |k| std::env::var(k)),
@@ -140,6 +154,7 @@ impl AppPlan {
             plugins: Vec::new(),
             blobstore: BlobstoreBackend::Embedded {},
             config_source: ConfigSource::Manifest {},
+            serve: cli.serve.resolve(),
         })
     }
 
@@ -147,7 +162,10 @@ impl AppPlan {
     /// the caller pulls it and sets the component's `source` before loading.
     pub fn from_remote(spec: &SourceSpec, cli: &CliOverrides, mode: Mode) -> AppPlan {
         let text = spec.remote().unwrap_or_default();
-        let name = remote_name(text);
+        let name = match &cli.name {
+            Some(name) => name.clone(),
+            None => crate::app_name::remote_app_name(text),
+        };
         let mut plan = AppPlan::from_file(Path::new(text), cli, mode)
             .expect("building a plan from a file name does not fail");
         plan.name = name.clone();
@@ -155,8 +173,8 @@ impl AppPlan {
             plan.data_dir = default_data_dir(&name);
         }
         let component = &mut plan.components[0];
-        component.name = name.clone();
-        component.args[0] = name;
+        component.name = remote_component_name(text);
+        component.args[0] = component.name.clone();
         component.remote = Some(spec.clone());
         plan
     }
@@ -174,12 +192,11 @@ impl AppPlan {
         } else {
             base
         };
-        let name = manifest.name.clone().unwrap_or_else(|| {
-            std::fs::canonicalize(base)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "app".into())
-        });
+        let name = cli
+            .name
+            .clone()
+            .or_else(|| manifest.name.clone())
+            .unwrap_or_else(|| crate::app_name::dir_app_name(base));
         let mut components = Vec::new();
         for (cname, c) in &manifest.component {
             let spec = SourceSpec::parse(&c.source);
@@ -227,6 +244,7 @@ impl AppPlan {
                     _ => PathBuf::from(&c.source),
                 },
                 remote: spec.remote().map(|_| spec.clone()),
+                expected_digest: None,
                 route: c.route.clone().unwrap_or_else(Route::root),
                 args,
                 env: resolve_env(&env, |k| std::env::var(k)),
@@ -253,6 +271,12 @@ impl AppPlan {
             .clone()
             .or_else(|| manifest.data_dir.as_ref().map(|d| base.join(d)))
             .unwrap_or_else(|| default_data_dir(&name));
+        // An answer larger than every instance's memory could not be lowered anyway.
+        let default_max_answer = components
+            .iter()
+            .map(|c| c.limits.memory.0)
+            .max()
+            .unwrap_or(Limits::DEFAULT_MEMORY.0);
         Ok(AppPlan {
             data_dir,
             name,
@@ -263,10 +287,11 @@ impl AppPlan {
             plugins: manifest
                 .plugins
                 .iter()
-                .map(|(name, p)| PluginPlan::from_config(name, p, base))
+                .map(|(name, p)| PluginPlan::from_config(name, p, base, default_max_answer))
                 .collect(),
             blobstore: manifest.blobstore.resolve(base),
             config_source: manifest.config_source,
+            serve: cli.serve.or(&manifest.serve).resolve(),
         })
     }
 }
@@ -281,9 +306,10 @@ pub fn default_data_dir(app: &str) -> PathBuf {
         .join(app)
 }
 
-/// The app name for a remote component: the last part of the repository (`hello` for
-/// `localhost:5000/acme/hello:1.0`) or the package's name (`hello` for `acme:hello@1.0`).
-fn remote_name(text: &str) -> String {
+/// The component's name for a remote component (what logs and argv[0] show): the last part
+/// of the repository (`hello` for `localhost:5000/acme/hello:1.0`) or the package's name
+/// (`hello` for `acme:hello@1.0`).
+fn remote_component_name(text: &str) -> String {
     let no_digest = text.split('@').next().unwrap_or(text);
     let last = no_digest
         .rsplit(['/', ':'])

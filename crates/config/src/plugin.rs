@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{ByteSize, InterfaceName, PluginConfig, PluginKind};
+use crate::{ByteSize, InterfaceName, PluginConfig, PluginKind, redact_url};
 
 /// Where an RPC plugin listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,8 @@ impl PluginAddress {
                     Ok(PluginAddress::Tcp(addr.to_string()))
                 }
                 _ => Err(format!(
-                    "address {text:?}: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:7000"
+                    "address {:?}: expected tcp:HOST:PORT, e.g. tcp:127.0.0.1:7000",
+                    redact_url(text)
                 )),
             }
         } else if text.starts_with("nats://") || text.starts_with("tls://") {
@@ -43,8 +44,10 @@ impl PluginAddress {
                 url: text.to_string(),
             })
         } else {
+            // A mistyped NATS address (`nat://user:password@…`) may hold credentials.
             Err(format!(
-                "address {text:?}: expected unix:PATH, tcp:HOST:PORT, nats://HOST:PORT or tls://HOST:PORT"
+                "address {:?}: expected unix:PATH, tcp:HOST:PORT, nats://HOST:PORT or tls://HOST:PORT",
+                redact_url(text)
             ))
         }
     }
@@ -57,6 +60,8 @@ impl PluginAddress {
     }
 }
 
+/// The address as written, credentials included: this is what the plugin is given
+/// (`MANIFOLD_PLUGIN_ADDRESS`) and what parses back. Messages show [`redact_url`] of it.
 impl fmt::Display for PluginAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -175,6 +180,8 @@ pub struct PluginPlan {
     pub cwd: PathBuf,
     pub timeout: Duration,
     pub max_in_flight: usize,
+    /// `rpc`: the largest answer (bytes of results on the wire) accepted from one call.
+    pub max_answer: u64,
     /// `rpc` with `command`: the resource limits of the program.
     pub rlimits: Rlimits,
     /// `wasm`: interfaces the plugin may import with its component's grants.
@@ -187,8 +194,14 @@ impl PluginPlan {
     /// Default bound on an RPC plugin's calls in flight.
     pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
-    /// Resolves a validated `[plugins.NAME]` against the manifest's directory.
-    pub fn from_config(name: &str, config: &PluginConfig, base: &Path) -> PluginPlan {
+    /// Resolves a validated `[plugins.NAME]` against the manifest's directory;
+    /// `default_max_answer` applies when the plugin sets no `max-answer`.
+    pub fn from_config(
+        name: &str,
+        config: &PluginConfig,
+        base: &Path,
+        default_max_answer: u64,
+    ) -> PluginPlan {
         let address = config
             .address
             .as_deref()
@@ -217,6 +230,7 @@ impl PluginPlan {
                 .map(|t| t.0)
                 .unwrap_or(Self::DEFAULT_TIMEOUT),
             max_in_flight: config.max_in_flight.unwrap_or(Self::DEFAULT_MAX_IN_FLIGHT),
+            max_answer: config.max_answer.map_or(default_max_answer, |b| b.0),
             rlimits: config.rlimits.unwrap_or_default(),
             share: config.share.clone().unwrap_or_default(),
         }
@@ -246,5 +260,17 @@ mod tests {
                 .to_string(),
             "nats://127.0.0.1:4222"
         );
+    }
+
+    #[test]
+    fn a_refused_address_is_shown_without_its_password() {
+        for bad in [
+            "nat://u:s3cret@bus.internal:4222",
+            "tcp:u:s3cret@bus.internal",
+        ] {
+            let err = PluginAddress::parse(bad).unwrap_err();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("bus.internal"), "{err}");
+        }
     }
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
-use futures_util::{TryStreamExt, future};
+use futures_util::{StreamExt as _, TryStreamExt, stream};
 use manifold_builtin_keyvalue::backend::{
     Backend, BackendError, BackendResult, BoxFuture, Counter, KeyPage, KeyValue, ScopedBucket,
     Swap, incremented, shared_backend,
@@ -383,12 +383,16 @@ impl Backend for NatsBackend {
         keys: &'a [String],
     ) -> BoxFuture<'a, BackendResult<Vec<Option<KeyValue>>>> {
         Box::pin(async move {
-            let values = future::try_join_all(keys.iter().map(|key| async move {
-                let value = self.get_value(bucket, key).await?;
-                Ok::<_, BackendError>(value.map(|v| (key.clone(), Vec::from(v))))
-            }))
-            .await?;
-            Ok(values)
+            // In order, FAN_OUT at a time. Collected first: a closure inside the stream's type
+            // trips rustc's `Send` inference for the boxed future.
+            let calls: Vec<_> = keys
+                .iter()
+                .map(|key| async move {
+                    let value = self.get_value(bucket, key).await?;
+                    Ok::<_, BackendError>(value.map(|v| (key.clone(), Vec::from(v))))
+                })
+                .collect();
+            stream::iter(calls).buffered(FAN_OUT).try_collect().await
         })
     }
 
@@ -402,13 +406,19 @@ impl Backend for NatsBackend {
             if let Some((key, _)) = pairs.iter().find(|(key, _)| encode_key(key).is_none()) {
                 return Err(too_long(key));
             }
-            future::try_join_all(
-                pairs
-                    .iter()
-                    .map(|(key, value)| self.put(bucket, key, value)),
-            )
-            .await
-            .map(drop)
+            let mut pending = stream::FuturesUnordered::new();
+            for (key, value) in pairs {
+                if pending.len() >= FAN_OUT
+                    && let Some(done) = pending.next().await
+                {
+                    done?;
+                }
+                pending.push(self.put(bucket, key, value));
+            }
+            while let Some(done) = pending.next().await {
+                done?;
+            }
+            Ok(())
         })
     }
 
@@ -418,12 +428,26 @@ impl Backend for NatsBackend {
         keys: &'a [String],
     ) -> BoxFuture<'a, BackendResult<()>> {
         Box::pin(async move {
-            future::try_join_all(keys.iter().map(|key| self.remove(bucket, key)))
-                .await
-                .map(drop)
+            let mut pending = stream::FuturesUnordered::new();
+            for key in keys {
+                if pending.len() >= FAN_OUT
+                    && let Some(done) = pending.next().await
+                {
+                    done?;
+                }
+                pending.push(self.remove(bucket, key));
+            }
+            while let Some(done) = pending.next().await {
+                done?;
+            }
+            Ok(())
         })
     }
 }
+
+/// Calls of one guest batch in flight at once: a list of a million keys is a million calls,
+/// not a million at once.
+const FAN_OUT: usize = 16;
 
 fn failed(what: &str, err: impl std::fmt::Display) -> BackendError {
     BackendError::storage(format!("NATS {what} failed: {err}"))

@@ -57,6 +57,31 @@ async fn an_unreachable_nats_is_a_storage_error_not_a_hang() {
     );
 }
 
+/// Every message that names the server hides its password or token; the host stays.
+#[tokio::test]
+async fn messages_name_the_server_without_its_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    for (url, shown) in [
+        ("nats://kv:s3cret@127.0.0.1:1", "nats://kv:***@127.0.0.1:1"),
+        ("nats://s3cret@127.0.0.1:1", "nats://***@127.0.0.1:1"),
+    ] {
+        let backend = NatsBackend::new(url).unwrap();
+        let err = backend
+            .get(&scope("app", "default"), "k")
+            .await
+            .expect_err("no NATS there")
+            .to_string();
+        assert!(err.contains(shown), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    let err = NatsBackend::new("nats://kv:s3cret@127.0.0.1:port")
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("nats://kv:***@127.0.0.1:port"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semantics_on_a_real_server() {
     let server = NatsServer::start();

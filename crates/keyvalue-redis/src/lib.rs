@@ -12,6 +12,9 @@
 //! in the process that names the same URL ([`RedisBackend::shared`]): when Redis goes away, calls fail fast with [`BackendError::Storage`] (the
 //! guest sees `error::other`, the operator a log line), and the manager reconnects when Redis
 //! is back.
+//!
+//! Messages name the server by its URL with the password hidden
+//! ([`manifold_config::redact_url`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use manifold_builtin_keyvalue::backend::{
     Backend, BackendError, BackendResult, BoxFuture, KeyPage, KeyValue, ScopedBucket, Swap,
     shared_backend,
 };
+use manifold_config::redact_url;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 use tokio::sync::OnceCell;
@@ -36,14 +40,27 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 #[error("the key-value Redis URL {url:?} is not usable: {source}")]
 pub struct ConfigError {
+    /// Redacted.
     url: String,
     #[source]
+    source: RedisError,
+}
+
+/// A call to Redis failed (the server is unreachable, or it refused the command).
+#[derive(Debug, thiserror::Error)]
+#[error("the key-value Redis at {server}: {source}")]
+pub struct StorageError {
+    /// The URL, redacted.
+    server: String,
+    // Not `#[source]`: the message already holds it, and a log line shows only the message.
     source: RedisError,
 }
 
 /// A Redis server holding the buckets of apps. Cheap to share.
 pub struct RedisBackend {
     client: Client,
+    /// The URL, redacted, for messages.
+    server: String,
     connection: OnceCell<ConnectionManager>,
 }
 
@@ -52,11 +69,12 @@ impl RedisBackend {
     /// is connected until the first call, so an app starts while Redis is down.
     pub fn new(url: &str) -> Result<RedisBackend, ConfigError> {
         let client = Client::open(url).map_err(|source| ConfigError {
-            url: url.to_owned(),
+            url: redact_url(url),
             source,
         })?;
         Ok(RedisBackend {
             client,
+            server: redact_url(url),
             connection: OnceCell::new(),
         })
     }
@@ -84,13 +102,22 @@ impl RedisBackend {
                 ConnectionManager::new_lazy_with_config(self.client.clone(), config)
             })
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.storage_error(e))?;
         Ok(manager.clone())
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> BackendResult<T> {
         let mut connection = self.connection().await?;
-        cmd.query_async(&mut connection).await.map_err(redis_error)
+        cmd.query_async(&mut connection)
+            .await
+            .map_err(|e| self.storage_error(e))
+    }
+
+    fn storage_error(&self, source: RedisError) -> BackendError {
+        BackendError::Storage(Box::new(StorageError {
+            server: self.server.clone(),
+            source,
+        }))
     }
 
     async fn scan(&self, bucket: &ScopedBucket, mut cursor: u64) -> BackendResult<KeyPage<u64>> {
@@ -264,7 +291,7 @@ impl Backend for RedisBackend {
             let reply: Vec<Vec<u8>> = invocation
                 .invoke_async(&mut connection)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.storage_error(e))?;
             match reply.as_slice() {
                 [done] if done == b"done" => Ok(Swap::Done),
                 [changed] if changed == b"changed" => Ok(Swap::Changed(None)),
@@ -330,7 +357,7 @@ async fn exec(backend: &RedisBackend, pipe: &redis::Pipeline) -> BackendResult<(
     let mut connection = backend.connection().await?;
     pipe.query_async::<()>(&mut connection)
         .await
-        .map_err(redis_error)
+        .map_err(|e| backend.storage_error(e))
 }
 
 /// `INCRBY`, with Redis's refusals turned into the counter errors the drafts describe.
@@ -356,7 +383,7 @@ async fn incrby(
                     delta: delta.to_string(),
                 }
             } else {
-                redis_error(err)
+                backend.storage_error(err)
             }
         })
 }
@@ -365,10 +392,6 @@ fn command(name: &str, args: impl redis::ToRedisArgs) -> redis::Cmd {
     let mut cmd = redis::cmd(name);
     cmd.arg(args);
     cmd
-}
-
-fn redis_error(err: RedisError) -> BackendError {
-    BackendError::Storage(Box::new(err))
 }
 
 /// `manifold:APP:BUCKET:`, with `%` and `:` escaped in the names.
@@ -431,6 +454,30 @@ mod tests {
             glob_escape("manifold:a*b?[c]\\:"),
             "manifold:a\\*b\\?\\[c\\]\\\\:"
         );
+    }
+
+    /// Every message that names the server hides its password; the host stays.
+    #[tokio::test]
+    async fn messages_name_the_server_without_its_password() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let backend = RedisBackend::new("redis://app:s3cret@127.0.0.1:1/0").expect("a valid URL");
+        let err = backend
+            .get(&scope("app", "default"), "k")
+            .await
+            .expect_err("no Redis there")
+            .to_string();
+        assert!(
+            err.starts_with("the key-value Redis at redis://app:***@127.0.0.1:1/0: "),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+
+        let err = RedisBackend::new("redis://app:s3cret@127.0.0.1:notaport")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("redis://app:***@127.0.0.1:notaport"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[tokio::test]

@@ -8,13 +8,16 @@
 //! - TLS: `tls://host:4222` requires it; `tls_ca` adds the root certificate(s) of a private
 //!   CA (PEM) to the system's.
 //!
-//! Errors name the server without its password.
+//! Errors and log lines name the server without its password or token
+//! ([`manifold_config::redact_url`]); the servers handed to `async-nats` carry no credentials
+//! either (its debug logs print them whole), the URL's are sent as connect options instead.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::connection::State;
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, ServerAddr};
+use manifold_config::{redact_url, split_url_list};
 
 /// The longest wait between two reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -69,39 +72,88 @@ pub struct NatsAuth {
 /// NATS servers and how to authenticate to them.
 #[derive(Debug, Clone)]
 pub struct NatsServers {
+    /// The servers without user info (see [`UrlAuth`]).
     servers: Vec<ServerAddr>,
+    /// The first server's user info.
+    url_auth: Option<UrlAuth>,
     /// The servers as the user wrote them, passwords and tokens hidden.
     shown: String,
     auth: NatsAuth,
 }
 
+/// `user:password@` or `token@` of a server URL, percent-decoded. async-nats parses it in a
+/// URL but does not send it: the first server's is sent for all (a cluster shares its
+/// accounts).
+#[derive(Clone)]
+enum UrlAuth {
+    UserPassword(String, String),
+    Token(String),
+}
+
+impl std::fmt::Debug for UrlAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UrlAuth::UserPassword(user, _) => write!(f, "UserPassword({user:?}, \"***\")"),
+            UrlAuth::Token(_) => f.write_str("Token(\"***\")"),
+        }
+    }
+}
+
+/// `server` without its user info, and that user info.
+fn without_user_info(server: ServerAddr) -> Result<(ServerAddr, Option<UrlAuth>), String> {
+    let url_auth = match (server.username(), server.password()) {
+        (Some(user), Some(password)) => Some(UrlAuth::UserPassword(
+            percent_decoded(user),
+            percent_decoded(password),
+        )),
+        (Some(token), None) => Some(UrlAuth::Token(percent_decoded(token))),
+        _ => None,
+    };
+    let mut url = server.into_inner();
+    // Neither fails for a URL with a host, which every `ServerAddr` has.
+    let cleared = url.set_username("").is_ok() && url.set_password(None).is_ok();
+    if !cleared {
+        return Err("its user info cannot be separated from the host".into());
+    }
+    let server = ServerAddr::from_url(url).map_err(|e| e.to_string())?;
+    Ok((server, url_auth))
+}
+
 impl NatsServers {
     /// Parses `url`, one server or several separated by commas, each `nats://` or `tls://`
-    /// with optional `user:password@` or `token@`. `what` names the user in errors (e.g.
-    /// "the key-value").
+    /// with optional `user:password@` or `token@` (a comma not followed by a scheme is part
+    /// of a password: [`split_url_list`]). `what` names the user in errors (e.g. "the
+    /// key-value").
     pub fn parse(what: &str, url: &str, auth: NatsAuth) -> Result<NatsServers, UrlError> {
         let bad = |reason: String| UrlError {
             what: what.to_owned(),
-            url: redact(url),
+            url: redact_url(url),
             reason,
         };
-        let servers = url
-            .split(',')
-            .map(|part| {
-                let part = part.trim();
-                if !(part.starts_with("nats://") || part.starts_with("tls://")) {
-                    return Err(bad(format!(
-                        "{:?} does not start with nats:// or tls://",
-                        redact(part)
-                    )));
-                }
-                part.parse::<ServerAddr>()
-                    .map_err(|e| bad(format!("{:?}: {e}", redact(part))))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut servers = Vec::new();
+        let mut url_auth = None;
+        for part in split_url_list(url) {
+            let part = part.trim();
+            if !(part.starts_with("nats://") || part.starts_with("tls://")) {
+                return Err(bad(format!(
+                    "{:?} does not start with nats:// or tls://",
+                    redact_url(part)
+                )));
+            }
+            let (server, auth) = part
+                .parse::<ServerAddr>()
+                .map_err(|e| e.to_string())
+                .and_then(without_user_info)
+                .map_err(|e| bad(format!("{:?}: {e}", redact_url(part))))?;
+            if servers.is_empty() {
+                url_auth = auth;
+            }
+            servers.push(server);
+        }
         Ok(NatsServers {
             servers,
-            shown: redact(url),
+            url_auth,
+            shown: redact_url(url),
             auth,
         })
     }
@@ -139,17 +191,13 @@ impl NatsServers {
                     }
                 }
             });
-        // async-nats parses `user:password@` in a URL but does not send it: take the first
-        // server's (a cluster shares its accounts).
-        if let Some(server) = self.servers.first() {
-            options = match (server.username(), server.password()) {
-                (Some(user), Some(password)) => {
-                    options.user_and_password(percent_decoded(user), percent_decoded(password))
-                }
-                (Some(token), None) => options.token(percent_decoded(token)),
-                _ => options,
-            };
-        }
+        options = match self.url_auth.clone() {
+            Some(UrlAuth::UserPassword(user, password)) => {
+                options.user_and_password(user, password)
+            }
+            Some(UrlAuth::Token(token)) => options.token(token),
+            None => options,
+        };
         if let Some(path) = &self.auth.credentials {
             options =
                 options
@@ -216,26 +264,6 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `url` with the password or token of each server replaced by `***`.
-pub fn redact(url: &str) -> String {
-    url.split(',')
-        .map(|part| {
-            let (scheme, rest) = part.split_once("://").unwrap_or(("", part));
-            match rest.split_once('@') {
-                Some((userinfo, host)) => {
-                    let hidden = match userinfo.split_once(':') {
-                        Some((user, _)) => format!("{user}:***"),
-                        None => "***".to_owned(),
-                    };
-                    format!("{scheme}://{hidden}@{host}")
-                }
-                None => part.to_owned(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// A client and its JetStream context, for a backend that keeps its data in JetStream.
 pub struct JetStream {
     pub client: Client,
@@ -300,12 +328,63 @@ impl LazyJetStream {
 mod tests {
     use super::*;
 
+    /// What reaches a message or async-nats (whose debug logs print its servers whole) holds
+    /// no password or token; the connect options do.
     #[test]
-    fn passwords_and_tokens_are_hidden() {
+    fn passwords_and_tokens_stay_out_of_messages_and_the_server_list() {
+        let servers = NatsServers::parse(
+            "the key-value",
+            "nats://alice:s3%40cret@a:4222, tls://t0ken@b:4222,nats://c:4222",
+            NatsAuth::default(),
+        )
+        .unwrap();
         assert_eq!(
-            redact("nats://alice:s3cret@a:4222, tls://t0ken@b:4222,nats://c:4222"),
+            servers.shown(),
             "nats://alice:***@a:4222, tls://***@b:4222,nats://c:4222"
         );
+        let debug = format!("{servers:?}");
+        assert!(!debug.contains("s3") && !debug.contains("t0ken"), "{debug}");
+        assert!(debug.contains("alice"), "{debug}");
+        let hosts: Vec<_> = servers.servers.iter().map(|s| s.as_url_str()).collect();
+        assert_eq!(hosts, ["nats://a:4222", "tls://b:4222", "nats://c:4222"]);
+        assert!(servers.servers.iter().all(|s| !s.has_user_pass()));
+        match &servers.url_auth {
+            Some(UrlAuth::UserPassword(user, password)) => {
+                assert_eq!((user.as_str(), password.as_str()), ("alice", "s3@cret"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let token = NatsServers::parse("x", "tls://t0ken@b:4222", NatsAuth::default()).unwrap();
+        assert!(matches!(&token.url_auth, Some(UrlAuth::Token(t)) if t == "t0ken"));
+    }
+
+    /// An unescaped comma in a password does not cut the URL in two (which would print half
+    /// of the password as a server).
+    #[test]
+    fn a_comma_in_a_password_stays_in_the_password() {
+        let servers =
+            NatsServers::parse("x", "nats://u:s3,cret@a:4222", NatsAuth::default()).unwrap();
+        assert_eq!(servers.servers.len(), 1);
+        assert_eq!(servers.shown(), "nats://u:***@a:4222");
+        assert!(matches!(&servers.url_auth, Some(UrlAuth::UserPassword(_, p)) if p == "s3,cret"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_server_without_its_password() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let servers = NatsServers::parse(
+            "the key-value",
+            "nats://kv:s3cret@127.0.0.1:1",
+            NatsAuth::default(),
+        )
+        .unwrap();
+        let err = servers
+            .connect("key-value", Duration::from_secs(2))
+            .await
+            .expect_err("nothing listens on port 1")
+            .to_string();
+        assert!(err.contains("nats://kv:***@127.0.0.1:1"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -159,9 +159,34 @@ pub(crate) struct Decoder<'s, 'r, 'a> {
     pub store: &'s mut StoreContextMut<'a, InstanceState>,
     pub owner: &'s HandleOwner,
     pub reader: Reader<'r>,
+    /// List elements this answer may still become: each is a `Val` of
+    /// `size_of::<Val>()` bytes however small on the wire, so the dynamic path may hold no
+    /// more than the calling instance's memory cap in them ([`values_budget`]).
+    pub budget: usize,
+}
+
+/// How many list elements an answer on the dynamic path may decode into, for an instance
+/// with `memory_cap` bytes of linear memory.
+pub(crate) fn values_budget(memory_cap: usize) -> usize {
+    memory_cap / std::mem::size_of::<Val>()
 }
 
 impl Decoder<'_, '_, '_> {
+    fn spend(&mut self, elements: usize) -> anyhow::Result<()> {
+        match self.budget.checked_sub(elements) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => bail!(
+                "the answer holds more list elements than this path can lower within the \
+                 instance's memory cap ({} more; a list<u8> directly in a function's \
+                 parameters or results has no such bound)",
+                elements - self.budget
+            ),
+        }
+    }
+
     pub fn value(&mut self, ty: &Type, depth: u32) -> anyhow::Result<Val> {
         if depth > MAX_DEPTH {
             bail!("value nested too deeply");
@@ -185,9 +210,11 @@ impl Decoder<'_, '_, '_> {
                 let elem = list.ty();
                 if let Type::U8 = elem {
                     let bytes = r.bytes()?;
+                    self.spend(bytes.len())?;
                     Val::List(bytes.iter().map(|b| Val::U8(*b)).collect())
                 } else {
                     let n = r.len(1)?;
+                    self.spend(n)?;
                     let mut items = Vec::with_capacity(n);
                     for _ in 0..n {
                         items.push(self.value(&elem, depth + 1)?);

@@ -63,7 +63,8 @@ pub(crate) fn link_concurrent(
                             let encoded = accessor.with(|mut access| {
                                 target.encode(&mut access.as_context_mut(), &ty, params, Vec::new())
                             })?;
-                            let reply = target.call_remote(encoded.into()).await?;
+                            let has_results = ty.results().len() > 0;
+                            let reply = target.call_remote(encoded.into(), has_results).await?;
                             return accessor.with(|mut access| {
                                 target.decode(&mut access.as_context_mut(), &ty, &reply, results)
                             });
@@ -166,10 +167,12 @@ fn decode_streaming(
 ) -> anyhow::Result<()> {
     target.check_answered(&answer.root, result_types.len())?;
     let mut streams = answer.streams;
+    let budget = crate::codec::values_budget(store.data().limiter.cap());
     let mut decoder = Decoder {
         store,
         owner: &target.owner,
         reader: Reader::new(&answer.root),
+        budget,
     };
     let decoded: anyhow::Result<()> = (|| {
         for (index, (slot, t)) in (0u32..).zip(results.iter_mut().zip(result_types)) {

@@ -18,6 +18,7 @@ pub mod dylib;
 mod handles;
 mod link;
 pub mod nats;
+mod plugin_log;
 mod pool;
 mod provider;
 mod rlimits;
@@ -25,6 +26,7 @@ pub mod rpc;
 mod rpc_streams;
 mod transport;
 mod typed;
+mod unix_socket;
 
 pub use provider::{PluginProvider, interfaces_of};
 pub use transport::{CallError, CallFuture, Failure, InProcess, ReplyBuf, Transport};

@@ -76,13 +76,25 @@ impl Target {
         })
     }
 
-    /// A call through the transport.
-    pub async fn call_remote(&self, params: Bytes) -> anyhow::Result<Bytes> {
-        Ok(self
-            .owner
-            .transport
+    /// A call through the transport. An empty answer to a function with results is
+    /// explained by the transport when it can (the plugin died during the call).
+    pub async fn call_remote(&self, params: Bytes, has_results: bool) -> anyhow::Result<Bytes> {
+        let transport = &self.owner.transport;
+        let generation = transport.generation();
+        let reply = transport
             .call(&self.instance, &self.rpc_name, params)
-            .await?)
+            .await?;
+        if reply.is_empty()
+            && has_results
+            && let Some(why) = transport.why_unanswered(generation).await
+        {
+            bail!(
+                "plugin `{}` did not answer {}: {why}",
+                self.owner.plugin,
+                self.label
+            );
+        }
+        Ok(reply)
     }
 
     /// Refuses an empty answer to a function with results.
@@ -135,10 +147,12 @@ impl Target {
         results: &mut [Val],
     ) -> anyhow::Result<()> {
         self.check_answered(reply, ty.results().len())?;
+        let budget = crate::codec::values_budget(store.data().limiter.cap());
         let mut decoder = Decoder {
             store,
             owner: &self.owner,
             reader: Reader::new(reply),
+            budget,
         };
         let decoded: anyhow::Result<()> = (|| {
             for (slot, t) in results.iter_mut().zip(ty.results()) {
@@ -195,7 +209,8 @@ pub(crate) fn link_dynamic(
                 Box::new(async move {
                     let result: anyhow::Result<()> = async {
                         let encoded = target.encode(&mut store, &ty, params, Vec::new())?;
-                        let reply = target.call_remote(encoded.into()).await?;
+                        let has_results = ty.results().len() > 0;
+                        let reply = target.call_remote(encoded.into(), has_results).await?;
                         target.decode(&mut store, &ty, &reply, results)
                     }
                     .await;
@@ -259,7 +274,7 @@ pub(crate) fn link_resource(
                     };
                     let mut params = Vec::with_capacity(handle.len() + 2);
                     put::bytes(&mut params, &handle);
-                    if let Err(e) = target.call_remote(params.into()).await {
+                    if let Err(e) = target.call_remote(params.into(), false).await {
                         tracing::warn!(plugin = %target.owner.plugin, "dropping a handle: {e}");
                     }
                     Ok(())

@@ -60,6 +60,8 @@ pub enum NatsError {
     NoResponders {
         subject: String,
     },
+    /// The results grew beyond the plugin's `max-answer`.
+    AnswerTooLarge(crate::rpc::AnswerTooLarge),
     Other(anyhow::Error),
 }
 
@@ -77,6 +79,7 @@ impl std::fmt::Display for NatsError {
                 "no plugin is subscribed to {subject} on the NATS server (is it running, with \
                  the same subject prefix?)"
             ),
+            NatsError::AnswerTooLarge(e) => write!(f, "{e}"),
             NatsError::Other(e) => write!(f, "{e:#}"),
         }
     }
@@ -129,6 +132,7 @@ impl NatsClient {
         instance: &str,
         func: &str,
         mut params: Bytes,
+        max_answer: u64,
     ) -> Result<Bytes, NatsError> {
         let client = self.client().await?;
         let inbox = client.new_inbox();
@@ -196,7 +200,31 @@ impl NatsClient {
             if message.payload.is_empty() {
                 return Ok(out.freeze());
             }
+            if (out.len() + message.payload.len()) as u64 > max_answer {
+                return Err(NatsError::AnswerTooLarge(crate::rpc::AnswerTooLarge {
+                    max: max_answer,
+                }));
+            }
             out.extend_from_slice(&message.payload);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use manifold_nats_client::NatsAuth;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_server_without_its_password() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let url = "nats://billing:s3cret@127.0.0.1:1";
+        let servers = NatsServers::parse("plugin `billing`'s", url, NatsAuth::default()).unwrap();
+        let client = NatsClient::new(servers, "billing");
+        assert_eq!(client.servers(), "nats://billing:***@127.0.0.1:1");
+        let err = format!("{:#}", client.client().await.expect_err("nothing there"));
+        assert!(err.contains("nats://billing:***@127.0.0.1:1"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }

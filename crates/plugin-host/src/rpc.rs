@@ -21,7 +21,7 @@ use bytes::Bytes;
 use manifold_config::{PluginAddress, PluginPlan};
 use manifold_nats_client::{NatsAuth, NatsServers};
 use manifold_plugin_api::wire::put;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
 
 use crate::nats::{NatsClient, NatsError};
@@ -32,8 +32,8 @@ use crate::transport::{
     CallError, CallFuture, StreamingAnswer, StreamingCall, StreamingFuture, Transport,
 };
 
-/// Where calls go.
-#[derive(Debug, Clone)]
+/// Where calls go. (`Debug` is its `Display`: the NATS URL as written may hold a password.)
+#[derive(Clone)]
 enum Endpoint {
     Unix(PathBuf),
     Tcp(String),
@@ -57,18 +57,56 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Endpoint({self})")
+    }
+}
+
 /// The plugin process's state as calls see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Status {
     pub(crate) generation: u64,
     pub(crate) ready: bool,
+    /// The last process that ended: its generation and how it ended (kept across restarts
+    /// until the next one ends, so a call can learn why it went unanswered).
+    pub(crate) exited: Option<(u64, Exit)>,
 }
+
+/// How a plugin process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    Status(std::process::ExitStatus),
+    /// The supervisor killed it: it sent garbage.
+    Killed,
+}
+
+/// What happened to the plugin process of `generation`, if it is gone.
+fn ended_during(now: &Status, generation: u64) -> Option<String> {
+    match now.exited {
+        Some((ended, Exit::Status(status))) if ended == generation => Some(format!(
+            "the plugin exited during the call ({status}); it is being restarted"
+        )),
+        Some((ended, Exit::Killed)) if ended == generation => Some(
+            "the plugin was restarted during the call, after a call found it sending garbage"
+                .to_string(),
+        ),
+        _ if now.generation != generation => Some("the plugin restarted during the call".into()),
+        _ => None,
+    }
+}
+
+/// How long a call that got no answer waits for the supervisor to see the plugin's exit
+/// (the connection closes a moment before the process is reaped).
+const EXIT_NOTICE: Duration = Duration::from_millis(100);
 
 /// A plugin reached over wRPC.
 pub struct RpcPlugin {
     name: String,
     endpoint: Endpoint,
     timeout: Duration,
+    /// The largest answer accepted from one call, in bytes of results.
+    max_answer: u64,
     in_flight: Semaphore,
     status: watch::Receiver<Status>,
     /// A started plugin: asks its supervisor to restart the generation sent, and marks the
@@ -144,6 +182,7 @@ impl RpcPlugin {
         let (tx, status) = watch::channel(Status {
             generation: 0,
             ready: plan.command.is_empty(),
+            exited: None,
         });
         let tx = Arc::new(tx);
         let (restart, restart_requests) = watch::channel(0);
@@ -156,6 +195,12 @@ impl RpcPlugin {
                 .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
             let limits = ChildLimits::new(&plan.rlimits)
                 .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
+            // So is an address that names something other than a socket (each start checks
+            // again, for a file that appears later).
+            if let Endpoint::Unix(path) = &endpoint {
+                crate::unix_socket::remove_stale_socket(path)
+                    .with_context(|| format!("plugin `{}` cannot be started", plan.name))?;
+            }
             let handle = tokio::runtime::Handle::try_current()
                 .context("RPC plugins need a Tokio runtime")?;
             let supervisor = Supervisor {
@@ -201,6 +246,7 @@ impl RpcPlugin {
             supervised: !plan.command.is_empty(),
             endpoint,
             timeout: plan.timeout,
+            max_answer: plan.max_answer,
             in_flight: Semaphore::new(plan.max_in_flight),
             status,
             restart: supervisor.is_some().then_some((restart, tx)),
@@ -221,8 +267,12 @@ impl RpcPlugin {
             return self.invoke_nats(instance, func, params).await;
         };
         match pool.connection(generation).await? {
-            Connection::Unix(stream) => invoke_framed(stream, instance, func, &params).await,
-            Connection::Tcp(stream) => invoke_framed(stream, instance, func, &params).await,
+            Connection::Unix(stream) => {
+                invoke_framed(stream, instance, func, &params, self.max_answer).await
+            }
+            Connection::Tcp(stream) => {
+                invoke_framed(stream, instance, func, &params, self.max_answer).await
+            }
         }
     }
 
@@ -237,13 +287,17 @@ impl RpcPlugin {
         let nats = self.nats.as_ref().context("no NATS client")?;
         let started = Instant::now();
         loop {
-            match nats.invoke(instance, func, params.clone()).await {
+            match nats
+                .invoke(instance, func, params.clone(), self.max_answer)
+                .await
+            {
                 Ok(results) => return Ok(results),
                 Err(NatsError::NoResponders { .. })
                     if self.supervised && started.elapsed() + NATS_RETRY * 2 < self.timeout =>
                 {
                     tokio::time::sleep(NATS_RETRY).await;
                 }
+                Err(NatsError::AnswerTooLarge(e)) => return Err(e.into()),
                 Err(e) => bail!("{e}"),
             }
         }
@@ -276,9 +330,10 @@ impl RpcPlugin {
             |answer: &StreamingAnswer| answer.root.is_empty(),
             |generation| async move {
                 let pool = self.pool.as_ref().context("streams need a socket")?;
+                let max = self.max_answer;
                 match pool.connection(generation).await? {
-                    Connection::Unix(stream) => invoke_streaming(stream, call).await,
-                    Connection::Tcp(stream) => invoke_streaming(stream, call).await,
+                    Connection::Unix(stream) => invoke_streaming(stream, call, max).await,
+                    Connection::Tcp(stream) => invoke_streaming(stream, call, max).await,
                 }
             },
         )
@@ -342,10 +397,16 @@ impl RpcPlugin {
                 Err(CallError::Unreachable {
                     plugin: self.name.clone(),
                     func: what(),
-                    message: "the plugin restarted during the call".into(),
+                    message: ended_during(&now, ready.generation)
+                        .unwrap_or_else(|| "the plugin restarted during the call".into()),
                 })
             }
             Ok(answer) => Ok(answer),
+            Err(e) if e.is::<AnswerTooLarge>() => Err(CallError::Plugin {
+                plugin: self.name.clone(),
+                func: what(),
+                message: e.to_string(),
+            }),
             Err(e) => {
                 if is_garbage(&e)
                     && let Some((restart, status)) = &self.restart
@@ -405,6 +466,7 @@ async fn invoke_framed<S>(
     instance: &str,
     func: &str,
     params: &[u8],
+    max_answer: u64,
 ) -> anyhow::Result<Bytes>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -412,8 +474,29 @@ where
     send_invocation(&mut stream, instance, func, params).await?;
     stream.shutdown().await.context("closing the parameters")?;
     let mut answer = bytes::BytesMut::with_capacity(4096);
-    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {}
-    root_stream(answer).map_err(|e| ReadFailure(e).into())
+    // The framing around the results costs a few bytes per frame; more than this is not an
+    // answer within the cap, however it is cut into frames.
+    let raw_limit = max_answer
+        .saturating_add(max_answer / 8)
+        .saturating_add(1024);
+    while stream.read_buf(&mut answer).await.map_err(ReadFailure)? > 0 {
+        if answer.len() as u64 > raw_limit {
+            return Err(AnswerTooLarge { max: max_answer }.into());
+        }
+    }
+    root_stream(answer, max_answer)
+}
+
+/// An answer beyond the plugin's `max-answer`: that call fails; the plugin is not restarted
+/// (it speaks the protocol, it just says too much).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "its answer is larger than {max} bytes (the plugin's `max-answer`, by default the \
+     largest instance memory cap of the app); the rest was not read"
+)]
+pub struct AnswerTooLarge {
+    /// The plugin's `max-answer`, in bytes.
+    pub max: u64,
 }
 
 /// Writes the invocation's header and its parameters as one frame on path `[]`.
@@ -449,21 +532,29 @@ where
 /// function answers on path `[]` only. A frame on another path, or bytes that are not framing,
 /// are `InvalidInput`/`InvalidData` (the plugin no longer speaks the protocol); a frame cut
 /// short is `UnexpectedEof` (the plugin died mid-answer).
-fn root_stream(mut rest: bytes::BytesMut) -> std::io::Result<Bytes> {
+fn root_stream(mut rest: bytes::BytesMut, max_answer: u64) -> anyhow::Result<Bytes> {
     use tokio_util::codec::Decoder as _;
+    // The bytes read are already bounded (`invoke_framed`); a frame that declares more than
+    // that never completes.
     let mut decoder = wrpc_transport::frame::Decoder::new(0, u64::from(u32::MAX));
     let mut frames = Vec::new();
-    while let Some(frame) = decoder.decode(&mut rest)? {
+    let mut total = 0u64;
+    while let Some(frame) = decoder.decode(&mut rest).map_err(ReadFailure)? {
+        total += frame.data.len() as u64;
+        if total > max_answer {
+            return Err(AnswerTooLarge { max: max_answer }.into());
+        }
         frames.push(frame.data);
     }
     if !rest.is_empty() {
-        return Err(std::io::Error::new(
+        return Err(ReadFailure(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             format!(
                 "the answer ends inside a frame ({} bytes left over)",
                 rest.len()
             ),
-        ));
+        ))
+        .into());
     }
     Ok(match frames.len() {
         0 => Bytes::new(),
@@ -500,6 +591,23 @@ impl Transport for RpcPlugin {
 
     fn streams(&self) -> bool {
         self.pool.is_some()
+    }
+
+    fn why_unanswered(
+        &self,
+        generation: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>> {
+        Box::pin(async move {
+            // Only a plugin the host started has a process to watch.
+            self.restart.as_ref()?;
+            // The call ran on `generation` or, if the plugin was starting then, on the next
+            // ready one; an exit of a generation before it is an old story.
+            let ran = |s: &Status| s.exited.filter(|(ended, _)| *ended >= generation);
+            let mut status = self.status.clone();
+            let _ = tokio::time::timeout(EXIT_NOTICE, status.wait_for(|s| ran(s).is_some())).await;
+            let (ended, _) = ran(&status.borrow())?;
+            ended_during(&status.borrow(), ended)
+        })
     }
 
     fn call_streaming<'a>(&'a self, call: StreamingCall<'a>) -> StreamingFuture<'a> {
@@ -539,9 +647,9 @@ impl Supervisor {
                             generation,
                             "plugin ready"
                         );
-                        self.status.send_replace(Status {
-                            generation,
-                            ready: true,
+                        self.status.send_modify(|s| {
+                            s.generation = generation;
+                            s.ready = true;
                         });
                         let mut requests = self.restart_requests.clone();
                         let this = generation;
@@ -550,13 +658,20 @@ impl Supervisor {
                                 std::future::pending::<()>().await; // no one can ask any more
                             }
                         };
-                        let exit = tokio::select! {
-                            exit = child.wait() => exit,
+                        let (exit, ended) = tokio::select! {
+                            exit = child.wait() => {
+                                let ended = exit.as_ref().ok().map(|s| Exit::Status(*s));
+                                (exit, ended)
+                            }
                             () = requested => {
                                 let _ = child.kill().await;
-                                child.wait().await
+                                (child.wait().await, Some(Exit::Killed))
                             }
                         };
+                        if let Some(ended) = ended {
+                            self.status
+                                .send_modify(|s| s.exited = Some((generation, ended)));
+                        }
                         self.report_exit(exit);
                         // Its handles died with it: a new generation at once, so they are
                         // refused from now on rather than sent to the next process.
@@ -567,9 +682,9 @@ impl Supervisor {
                 }
                 Err(e) => tracing::error!(plugin = self.name, "cannot start plugin: {e:#}"),
             }
-            self.status.send_replace(Status {
-                generation,
-                ready: false,
+            self.status.send_modify(|s| {
+                s.generation = generation;
+                s.ready = false;
             });
             if started.elapsed() >= HEALTHY_UPTIME {
                 backoff = FIRST_BACKOFF;
@@ -581,7 +696,7 @@ impl Supervisor {
 
     async fn start(&self) -> anyhow::Result<tokio::process::Child> {
         if let Endpoint::Unix(path) = &self.endpoint {
-            let _ = std::fs::remove_file(path);
+            crate::unix_socket::remove_stale_socket(path)?;
         }
         let resolved = resolve_program(&self.command, &self.cwd)?;
         let args = &self.command[1..];
@@ -638,16 +753,7 @@ impl Supervisor {
         ] {
             if let Some(stream) = stream {
                 let name = self.name.clone();
-                let forwarder = tokio::spawn(async move {
-                    let mut lines = tokio::io::BufReader::new(stream).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if is_err {
-                            tracing::warn!(plugin = name, "{line}");
-                        } else {
-                            tracing::info!(plugin = name, "{line}");
-                        }
-                    }
-                });
+                let forwarder = tokio::spawn(crate::plugin_log::forward(stream, name, is_err));
                 let mut forwarders = LOG_FORWARDERS
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -742,21 +848,87 @@ fn find_in_path(program: &str, path: &str) -> Option<PathBuf> {
 mod tests {
     use std::io::ErrorKind;
 
-    use super::root_stream;
+    use manifold_config::{PluginAddress, PluginKind, PluginPlan};
+
+    use super::{Endpoint, NatsAuth, NatsServers, RpcPlugin, root_stream};
+
+    fn nats_plan(url: &str) -> PluginPlan {
+        PluginPlan {
+            name: "billing".into(),
+            kind: PluginKind::Rpc,
+            path: None,
+            wit: None,
+            interfaces: Vec::new(),
+            command: Vec::new(),
+            address: Some(PluginAddress::Nats { url: url.into() }),
+            subject: None,
+            credentials: None,
+            tls_ca: None,
+            env: Default::default(),
+            cwd: ".".into(),
+            timeout: PluginPlan::DEFAULT_TIMEOUT,
+            max_in_flight: PluginPlan::DEFAULT_MAX_IN_FLIGHT,
+            max_answer: 1 << 20,
+            rlimits: Default::default(),
+            share: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_bad_nats_address_is_named_without_its_password() {
+        let err = RpcPlugin::start(&nats_plan("nats://billing:s3cret@bus.internal:http"))
+            .err()
+            .expect("the port is not a number");
+        let err = format!("{err:#}");
+        assert!(err.contains("plugin `billing`'s"), "{err}");
+        assert!(
+            err.contains("nats://billing:***@bus.internal:http"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn an_endpoint_prints_without_its_password() {
+        let url = "nats://billing:s3cret@bus.internal:4222";
+        let endpoint = Endpoint::Nats {
+            url: url.into(),
+            servers: NatsServers::parse("x", url, NatsAuth::default()).unwrap(),
+            prefix: "billing".into(),
+        };
+        for shown in [endpoint.to_string(), format!("{endpoint:?}")] {
+            assert!(shown.contains("bus.internal:4222"), "{shown}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
 
     #[test]
     fn answers_are_the_data_of_root_frames() {
-        assert_eq!(&root_stream([0, 1, 42][..].into()).unwrap()[..], [42]);
         assert_eq!(
-            &root_stream([0, 1, 1, 0, 2, 2, 3][..].into()).unwrap()[..],
+            &root_stream([0, 1, 42][..].into(), 1 << 20).unwrap()[..],
+            [42]
+        );
+        assert_eq!(
+            &root_stream([0, 1, 1, 0, 2, 2, 3][..].into(), 1 << 20).unwrap()[..],
             [1, 2, 3]
         );
-        assert!(root_stream(bytes::BytesMut::new()).unwrap().is_empty());
+        assert!(
+            root_stream(bytes::BytesMut::new(), 1 << 20)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn broken_framing_is_told_apart_from_a_cut_answer() {
-        let kind = |bytes: &[u8]| root_stream(bytes.into()).unwrap_err().kind();
+        let kind = |bytes: &[u8]| {
+            root_stream(bytes.into(), 1 << 20)
+                .unwrap_err()
+                .downcast::<super::ReadFailure>()
+                .unwrap()
+                .0
+                .kind()
+        };
         let garbage = |k| matches!(k, ErrorKind::InvalidInput | ErrorKind::InvalidData);
         // A frame on path [5]: not an answer of a synchronous function.
         assert!(garbage(kind(&[1, 5, 2, b'h', b'i'])));
@@ -767,5 +939,44 @@ mod tests {
             kind(&[0, 0x80, 0x80, 0x04, 1, 2, 3]),
             ErrorKind::UnexpectedEof
         );
+    }
+
+    #[test]
+    fn an_answer_beyond_the_cap_is_refused_however_it_is_framed() {
+        // One frame of 4 bytes, or four frames of one, against a cap of 3.
+        for answer in [
+            &[0, 4, 1, 2, 3, 4][..],
+            &[0, 1, 1, 0, 1, 2, 0, 1, 3, 0, 1, 4],
+        ] {
+            let err = root_stream(answer.into(), 3).unwrap_err();
+            assert!(err.is::<super::AnswerTooLarge>(), "{err:#}");
+            assert!(err.to_string().contains("larger than 3 bytes"), "{err:#}");
+        }
+        assert_eq!(
+            &root_stream([0, 3, 1, 2, 3][..].into(), 3).unwrap()[..],
+            [1, 2, 3]
+        );
+    }
+
+    #[tokio::test]
+    async fn reading_stops_at_the_cap_while_the_plugin_keeps_writing() {
+        let (host, mut plugin) = tokio::io::duplex(1 << 16);
+        // The plugin announces a 4 GiB frame and writes without end.
+        let writer = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut invocation = [0u8; 64];
+            let _ = plugin.read(&mut invocation).await;
+            plugin
+                .write_all(&[0, 0xff, 0xff, 0xff, 0xff, 0x0f])
+                .await
+                .unwrap();
+            let chunk = vec![7u8; 1 << 16];
+            while plugin.write_all(&chunk).await.is_ok() {}
+        });
+        let err = super::invoke_framed(host, "i", "f", b"", 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(err.is::<super::AnswerTooLarge>(), "{err:#}");
+        writer.abort();
     }
 }

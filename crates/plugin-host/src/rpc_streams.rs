@@ -20,14 +20,13 @@ use tokio_util::codec::FramedRead;
 use crate::rpc::{ReadFailure, send_invocation};
 use crate::transport::{ParamStreams, StreamingAnswer, StreamingCall};
 
-/// The largest frame accepted from a plugin.
-const MAX_FRAME: u64 = u32::MAX as u64;
 /// How many chunks of a result stream wait for the guest to read them.
 const RESULT_CHUNKS: usize = 4;
 
 pub(crate) async fn invoke_streaming<S>(
     stream: S,
     call: StreamingCall<'_>,
+    max_answer: u64,
 ) -> anyhow::Result<StreamingAnswer>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -36,7 +35,10 @@ where
     send_invocation(&mut writing, call.instance, call.func, &call.params).await?;
     tokio::spawn(write_streams(writing, call.outgoing));
 
-    let mut frames = FramedRead::new(reading, wrpc_transport::frame::Decoder::new(1, MAX_FRAME));
+    // One frame (of the results, or a chunk of a stream) beyond the answer cap is refused by
+    // the codec, as broken framing.
+    let max_frame = max_answer.min(u64::from(u32::MAX));
+    let mut frames = FramedRead::new(reading, wrpc_transport::frame::Decoder::new(1, max_frame));
     let mut incoming = Incoming::new(&call.incoming);
     let mut root = BytesMut::new();
     loop {
@@ -46,6 +48,9 @@ where
             Some(Ok(frame)) => match frame.path.first() {
                 None => {
                     root.extend_from_slice(&frame.data);
+                    if root.len() as u64 > max_answer {
+                        return Err(crate::rpc::AnswerTooLarge { max: max_answer }.into());
+                    }
                     if (call.complete)(&root) {
                         break;
                     }

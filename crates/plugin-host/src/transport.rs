@@ -83,6 +83,18 @@ pub trait Transport: Send + Sync + 'static {
         0
     }
 
+    /// Why a call begun while the plugin was at `generation` got no answer, when the
+    /// transport can tell (the plugin's process exited, with its status). Asked only after
+    /// an empty answer to a function with results; may wait a moment for the supervisor to
+    /// notice an exit that closed the connection a little before it was reaped.
+    fn why_unanswered(
+        &self,
+        generation: u64,
+    ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + '_>> {
+        let _ = generation;
+        Box::pin(std::future::ready(None))
+    }
+
     /// Whether [`Transport::call_streaming`] is served: functions with `stream<u8>`
     /// parameters or results are refused at load otherwise.
     fn streams(&self) -> bool {

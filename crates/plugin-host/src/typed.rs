@@ -507,7 +507,7 @@ impl Wrap for RemoteCall {
                 Box::new(async move {
                     let result: anyhow::Result<R> = async {
                         put?;
-                        let reply = target.call_remote(encoded.into()).await?;
+                        let reply = target.call_remote(encoded.into(), R::COUNT > 0).await?;
                         target.results::<R>(&reply)
                     }
                     .await;

@@ -70,7 +70,8 @@ impl Fixture {
             resources: Vec::new(),
         });
         Fixture {
-            store: Store::new(&engine, InstanceState::new(1 << 20)),
+            // Enough memory that the dynamic path's element budget does not cut the long lists.
+            store: Store::new(&engine, InstanceState::new(64 << 20)),
             funcs,
             target: Target {
                 owner,
@@ -382,4 +383,25 @@ fn aliases_pairs_and_arity() {
         ["put", "add", "nothing", "count"]
     );
     assert_eq!(with_trampoline(wit, false), ["count"]);
+}
+
+#[test]
+fn the_dynamic_path_decodes_no_more_list_elements_than_the_memory_cap_holds_as_vals() {
+    let mut fixture = Fixture::new();
+    let cap = 1 << 20;
+    fixture.store = Store::new(fixture.store.engine(), InstanceState::new(cap));
+    let within = crate::codec::values_budget(cap);
+    let answer = |n: usize| {
+        let mut reply = Vec::new();
+        put::bytes(&mut reply, &vec![7u8; n]);
+        reply
+    };
+    assert!(fixture.dynamic_answer("f-bytes", &answer(within)).is_ok());
+    let err = fixture
+        .dynamic_answer("f-bytes", &answer(within + 1))
+        .unwrap_err();
+    assert!(
+        err.contains("more list elements than this path can lower"),
+        "{err}"
+    );
 }

@@ -11,7 +11,7 @@ fn plan(path: &str, interfaces: &[&str]) -> PluginPlan {
         interfaces.join(", ")
     ))
     .unwrap();
-    PluginPlan::from_config("p", &config, &PathBuf::from("/"))
+    PluginPlan::from_config("p", &config, &PathBuf::from("/"), 1 << 28)
 }
 
 #[test]

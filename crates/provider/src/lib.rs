@@ -15,6 +15,7 @@
 
 pub mod byte_stream;
 pub mod data_dir;
+pub mod log_throttle;
 pub mod names;
 mod state;
 

@@ -54,6 +54,21 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// `sha256:HEX` of a file's bytes, read in chunks.
+fn file_digest(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut chunk)? {
+            0 => break,
+            n => hasher.update(&chunk[..n]),
+        }
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -120,13 +135,43 @@ impl Store {
         self.commit(tmp, dest)
     }
 
-    /// The blob's path when the store holds it with the expected size.
+    /// Whether the store holds a file of the expected size for the blob: for listings, which
+    /// trust nothing. Use [`Store::blob`] before using the file.
+    pub fn has_blob(&self, digest: &str, size: u64) -> bool {
+        self.blob_path(digest)
+            .ok()
+            .and_then(|path| std::fs::metadata(path).ok())
+            .is_some_and(|m| m.len() == size)
+    }
+
+    /// The blob's path when the store holds it with the expected size and digest. A file
+    /// whose bytes do not hash to its name (damaged on disk, or replaced) is removed, with a
+    /// warning, so that the caller fetches it again; it is never handed out.
     pub fn blob(&self, digest: &str, size: u64) -> anyhow::Result<Option<PathBuf>> {
         let path = self.blob_path(digest)?;
-        Ok(match std::fs::metadata(&path) {
-            Ok(m) if m.len() == size => Some(path),
-            _ => None,
-        })
+        if !self.has_blob(digest, size) {
+            return Ok(None);
+        }
+        let actual = match file_digest(&path) {
+            Ok(actual) => actual,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot read the cached blob {}: {e}; fetching it again",
+                    path.display()
+                );
+                return Ok(None);
+            }
+        };
+        if actual != digest {
+            tracing::warn!(
+                "the cached blob {} is damaged or was replaced (its bytes hash to {actual}); \
+                 removing it and fetching it again",
+                path.display()
+            );
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+        Ok(Some(path))
     }
 
     pub fn manifest(&self, digest: &str) -> anyhow::Result<Option<Vec<u8>>> {
@@ -265,6 +310,25 @@ mod tests {
                 .blob_path(&d)
                 .unwrap()
                 .ends_with(digest_hex(&d).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_cached_blob_of_the_right_size_but_other_bytes_is_removed_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let d = sha256_digest(b"good");
+        let path = store.blob_path(&d).unwrap();
+        let mut tmp = store.temp_file().unwrap();
+        tmp.write_all(b"good").unwrap();
+        store.commit(tmp, &path).unwrap();
+        assert_eq!(store.blob(&d, 4).unwrap(), Some(path.clone()));
+        // Same size, other bytes: damaged on disk, or replaced by someone.
+        std::fs::write(&path, b"evil").unwrap();
+        assert_eq!(store.blob(&d, 4).unwrap(), None);
+        assert!(
+            !path.exists(),
+            "the damaged file is removed so it is fetched again"
         );
     }
 

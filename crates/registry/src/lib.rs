@@ -673,8 +673,9 @@ fn split_reference(text: &str) -> Option<Reference> {
     })
 }
 
-/// Finds the one Wasm layer, or says what the manifest is instead.
-fn wasm_layer(manifest: &[u8], text: &str) -> anyhow::Result<OciDescriptor> {
+/// Finds the one Wasm layer of a manifest (untrusted bytes), or says what the manifest is
+/// instead.
+pub fn wasm_layer(manifest: &[u8], text: &str) -> anyhow::Result<OciDescriptor> {
     let value: serde_json::Value = serde_json::from_slice(manifest)
         .with_context(|| format!("the manifest of {text} is not JSON"))?;
     if value.get("manifests").is_some() {

@@ -102,14 +102,51 @@ pub async fn resolve(
             "registry {registry} (for {spec}) prefers the `{p}` protocol; manifold speaks only OCI"
         );
     }
+    locate(registry, &metadata, &package, version, spec)
+}
+
+/// Where `package` lives, given its registry and that registry's metadata (the well-known
+/// document or the config's inline copy, both untrusted text): the OCI registry and the
+/// namespace prefix, checked to be a host and repository path segments, so that a document
+/// cannot smuggle a tag, a digest or another host into the reference.
+pub fn locate(
+    registry: &Registry,
+    metadata: &RegistryMetadata,
+    package: &PackageRef,
+    version: Option<semver::Version>,
+    spec: &str,
+) -> anyhow::Result<Resolved> {
     let oci: OciMetadata = metadata
         .protocol_config("oci")
         .with_context(|| format!("registry {registry}: invalid OCI metadata"))?
         .unwrap_or_default();
     let oci_registry = oci.registry.unwrap_or_else(|| registry.to_string());
+    // A host without `.` or `:` (other than `localhost`) would be read as a Docker Hub
+    // namespace by every OCI reference parser, moving the package to docker.io.
+    let host_ok = (oci_registry.contains(['.', ':']) || oci_registry == "localhost")
+        && oci_registry
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
+    if !host_ok {
+        bail!(
+            "registry {registry} (for {spec}) names the OCI registry {oci_registry:?}, \
+             which is not a host[:port]"
+        );
+    }
+    let prefix = oci.namespace_prefix.unwrap_or_default();
+    let prefix_ok = prefix
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
+        && !prefix.starts_with('/')
+        && !prefix.contains("//");
+    if !prefix_ok {
+        bail!(
+            "registry {registry} (for {spec}) has the namespace prefix {prefix:?}, which is not \
+             a repository path (lowercase letters, digits, `._-/`)"
+        );
+    }
     let repository = format!(
-        "{oci_registry}/{}{}/{}",
-        oci.namespace_prefix.unwrap_or_default(),
+        "{oci_registry}/{prefix}{}/{}",
         package.namespace(),
         package.name()
     );
@@ -191,5 +228,34 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.contains("namespace_registries"), "{text}");
         assert!(resolve(&config, &http, "acme:hello@one").await.is_err());
+    }
+
+    /// A well-known document is the registry's word, not the user's: it cannot put another
+    /// host, a tag or a digest into the reference through its fields.
+    #[test]
+    fn metadata_cannot_smuggle_references() {
+        let registry: Registry = "acme.test".parse().unwrap();
+        let package: PackageRef = "acme:app".parse().unwrap();
+        let locate_with = |json: &str| {
+            let metadata: RegistryMetadata = serde_json::from_str(json).unwrap();
+            locate(&registry, &metadata, &package, None, "acme:app")
+        };
+        let ok =
+            locate_with(r#"{"oci":{"registry":"ghcr.io:443","namespacePrefix":"team/"}}"#).unwrap();
+        assert_eq!(ok.repository, "ghcr.io:443/team/acme/app");
+        for bad in [
+            r#"{"oci":{"registry":"evil.test/x"}}"#,
+            r#"{"oci":{"registry":"a@b"}}"#,
+            r#"{"oci":{"registry":""}}"#,
+            // Found by the `oci_documents` fuzz target: read as a docker.io namespace.
+            r#"{"oci":{"registry":"internal"}}"#,
+            r#"{"oci":{"namespacePrefix":"x@sha256:"}}"#,
+            r#"{"oci":{"namespacePrefix":"x:latest/"}}"#,
+            r#"{"oci":{"namespacePrefix":"/abs/"}}"#,
+            r#"{"oci":{"namespacePrefix":"Upper/"}}"#,
+        ] {
+            let err = locate_with(bad).unwrap_err().to_string();
+            assert!(err.contains("acme.test"), "{bad}: {err}");
+        }
     }
 }

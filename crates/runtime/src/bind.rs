@@ -312,6 +312,48 @@ mod tests {
         }
     }
 
+    /// A backend URL with a password reaches the user's error message redacted, host kept.
+    #[test]
+    fn backend_errors_name_the_server_without_its_password() {
+        let cli = manifold_config::CliOverrides::default();
+        let base = AppPlan::from_file(std::path::Path::new("x.wasm"), &cli, Mode::Run).unwrap();
+        let failure = |plan: &AppPlan| {
+            let Err(err) = builtin_providers(plan, &plan.components[0], Mode::Run) else {
+                panic!("the URL is refused");
+            };
+            format!("{err:#}")
+        };
+
+        let mut plan = base.clone();
+        plan.components[0].keyvalue = vec!["default".into()];
+        plan.keyvalue = KeyValueBackend::Redis {
+            url: "redis://app:s3cret@db.internal:port".into(),
+        };
+        let err = failure(&plan);
+        assert!(err.contains("redis://app:***@db.internal:port"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+
+        plan.keyvalue = KeyValueBackend::Nats {
+            url: "nats://app:s3cret@db.internal:port".into(),
+            credentials: None,
+            tls_ca: None,
+        };
+        let err = failure(&plan);
+        assert!(err.contains("nats://app:***@db.internal:port"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+
+        let mut plan = base;
+        plan.components[0].blobstore = vec!["photos".into()];
+        plan.blobstore = BlobstoreBackend::Nats {
+            url: "tls://s3cret@db.internal:port".into(),
+            credentials: None,
+            tls_ca: None,
+        };
+        let err = failure(&plan);
+        assert!(err.contains("tls://***@db.internal:port"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
     #[test]
     fn a_provider_serves_every_version_it_offers() {
         let providers: Vec<Arc<dyn Provider>> = vec![

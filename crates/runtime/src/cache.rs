@@ -5,6 +5,12 @@
 //! Each entry is `MAGIC | blake3(payload) | payload`. An entry whose checksum does not match,
 //! or that Wasmtime refuses (another version or configuration), is deleted and rebuilt; an
 //! entry is written to a temporary file and renamed, so a reader never sees half of one.
+//!
+//! An entry is native code that is mapped executable, so it is loaded only from a directory
+//! that no one else can write: owned by the user running Manifold and not writable by group
+//! or others, and only from a file of that user that no one else can write. Otherwise the
+//! cache is not used (the component is compiled, nothing is stored) and a warning says how to
+//! fix the directory. The directory is created `0700`.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
@@ -27,6 +33,9 @@ pub enum CacheOutcome {
     Miss,
     /// An entry existed but was unusable (corrupt or stale) and was rebuilt.
     Rebuilt,
+    /// The cache directory (or the entry) could be written by someone else: compiled
+    /// without the cache.
+    Untrusted,
     Disabled,
 }
 
@@ -73,8 +82,17 @@ impl CompileCache {
         component: &ComponentBytes,
     ) -> anyhow::Result<(Component, CacheOutcome)> {
         let path = self.entry_path(engine, component);
+        if let Err(why) = private(&self.dir) {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                "not using the compile cache: {why}; it holds native code that is run, so it \
+                 must be yours alone (`chmod go-w` it, or choose another with \
+                 MANIFOLD_CACHE_DIR)"
+            );
+            return Ok((component.compile(engine)?, CacheOutcome::Untrusted));
+        }
         let mut outcome = CacheOutcome::Miss;
-        match std::fs::read(&path) {
+        match read_private(&path) {
             Ok(entry) => match Self::decode(engine, &entry) {
                 Ok(compiled) => return Ok((compiled, CacheOutcome::Hit)),
                 Err(e) => {
@@ -84,6 +102,11 @@ impl CompileCache {
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                tracing::warn!(path = %path.display(), "not using this compile cache entry: {e}; rebuilding it");
+                let _ = std::fs::remove_file(&path);
+                outcome = CacheOutcome::Rebuilt;
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), "cannot read compile cache entry: {e}")
             }
@@ -109,18 +132,27 @@ impl CompileCache {
         // (or `Engine::precompile_component`) and not tampered with, because it maps them as
         // executable code. This payload was written by `store` below from `serialize()`, the
         // entry's key includes the engine's compatibility hash, and the blake3 checksum just
-        // verified proves the bytes are exactly what was written. Wasmtime itself still
-        // checks the artifact's version and engine settings and refuses a mismatch. The cache
-        // directory belongs to the user running Manifold; anyone who can write it can already
-        // replace the `manifold` binary's inputs.
+        // verified proves the bytes are what some writer of this format wrote. The checksum
+        // protects against damage (a torn write, a flipped bit), not against a malicious
+        // writer, who can compute it too: that is what the owner and mode checks are for
+        // (`private`, `read_private`): the directory and the entry belong to the user running
+        // Manifold and no one else can write them, so only this user (who can already
+        // replace the `manifold` binary) could have put native code there. Wasmtime itself
+        // still checks the artifact's version and engine settings and refuses a mismatch.
         let compiled = unsafe { Component::deserialize(engine, payload) }?;
         Ok(compiled)
     }
 
     fn store(&self, path: &Path, compiled: &Component) -> anyhow::Result<()> {
         let payload = compiled.serialize()?;
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)
+                .with_context(|| format!("creating {}", self.dir.display()))?;
+        }
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(MAGIC)?;
         tmp.write_all(blake3::hash(&payload).as_bytes())?;
@@ -128,6 +160,53 @@ impl CompileCache {
         tmp.persist(path)?;
         Ok(())
     }
+}
+
+/// Whether `metadata` belongs to this user and no one else can write it.
+fn owned_and_private(metadata: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = rustix::process::geteuid().as_raw();
+    if metadata.uid() != me {
+        return Err(format!(
+            "it belongs to uid {}, not to uid {me}",
+            metadata.uid()
+        ));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(format!(
+            "its mode {:o} lets group or others write it",
+            metadata.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the cache directory may be trusted (one that does not exist yet may: it is
+/// created private). A symbolic link is followed: its target is what is checked.
+fn private(dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(metadata) => owned_and_private(&metadata),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // Unreadable: the load fails on its own and is logged there.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Reads an entry, checking the file it opened (not the path, which could change between a
+/// check and the open): `PermissionDenied` if someone else owns it or may write it.
+fn read_private(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    owned_and_private(&metadata).map_err(|why| {
+        std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("the entry {why}"),
+        )
+    })?;
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A `Hasher` whose output does not change between Rust releases (unlike `DefaultHasher`).
@@ -189,6 +268,51 @@ mod tests {
             cache.load_or_compile(&engine, &c).unwrap().1,
             CacheOutcome::Rebuilt
         );
+    }
+
+    #[test]
+    fn a_directory_or_entry_others_can_write_is_not_loaded_from() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = CompileCache::new(dir.path().join("cache"));
+        let c = component(dir.path());
+        cache.load_or_compile(&engine, &c).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(cache.dir()), 0o700, "created private");
+        let entry = cache.entry_path(&engine, &c);
+        assert_eq!(mode(&entry) & 0o022, 0);
+
+        // A directory anyone may write: a valid entry is still not loaded.
+        std::fs::set_permissions(cache.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(
+            cache.load_or_compile(&engine, &c).unwrap().1,
+            CacheOutcome::Untrusted
+        );
+        std::fs::set_permissions(cache.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(
+            cache.load_or_compile(&engine, &c).unwrap().1,
+            CacheOutcome::Hit
+        );
+        // An entry others may write: rebuilt, and the new one is private.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(
+            cache.load_or_compile(&engine, &c).unwrap().1,
+            CacheOutcome::Rebuilt
+        );
+        assert_eq!(mode(&entry) & 0o022, 0);
+        assert_eq!(
+            cache.load_or_compile(&engine, &c).unwrap().1,
+            CacheOutcome::Hit
+        );
+        // Another user's directory (only root can make one here).
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(cache.dir(), Some(1), None).unwrap();
+            assert_eq!(
+                cache.load_or_compile(&engine, &c).unwrap().1,
+                CacheOutcome::Untrusted
+            );
+        }
     }
 
     #[test]

@@ -100,6 +100,16 @@ impl LoadedComponent {
         plugins: &Plugins,
     ) -> anyhow::Result<LoadedComponent> {
         let bytes = read_component(&plan.source)?;
+        if let Some(expected) = &plan.expected_digest {
+            let actual = format!("sha256:{}", bytes.sha256_hex());
+            anyhow::ensure!(
+                *expected == actual,
+                "{} is not the component that was pulled: its bytes hash to {actual}, the \
+                 registry's layer is {expected} (the cached file changed after it was \
+                 checked); run `manifold pull` again",
+                plan.source.display()
+            );
+        }
         let bindings = bind_providers(providers(app, plan, mode, plugins)?, &app.providers)?;
         // Wasm plugins become part of the component, before it is compiled.
         let bytes = plugins.compose(bytes, &bindings)?;
@@ -155,7 +165,9 @@ impl LoadedComponent {
         self.new_store_with_deadline(engine, None)
     }
 
-    fn new_store_with_deadline(
+    /// A fresh store whose run or request must finish within `deadline` (what is left of
+    /// the component's `timeout` after waiting for an instance slot, say).
+    pub fn new_store_with_deadline(
         &self,
         engine: &Engine,
         deadline: Option<std::time::Duration>,

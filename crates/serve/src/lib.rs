@@ -10,6 +10,8 @@
 //! A 0.3 handler's instances are reused across requests, several at once (`p3.rs`), unless
 //! the component says `reuse = false`.
 
+mod body;
+mod conns;
 mod p3;
 mod router;
 
@@ -24,7 +26,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use manifold_runtime::{App, Failure, LoadedComponent, describe_failure};
 use tokio::net::TcpListener;
@@ -61,12 +63,32 @@ enum Handler {
 pub struct Server {
     app: Arc<App>,
     router: Router<Route>,
+    connections: Arc<conns::Connections>,
+}
+
+/// The HTTP/1 and HTTP/2 settings every connection shares. Timeouts on HTTP/1 are the
+/// connection watchdog's (`conns.rs`); HTTP/2 pings a quiet peer to find dead connections.
+fn http_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Bounds the memory a slow client's header can hold (hyper answers 431 beyond it).
+    builder.http1().max_buf_size(64 << 10);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(100)
+        .max_header_list_size(64 << 10)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
 }
 
 impl Server {
     /// Prepares every component of the app; fails if one does not export
-    /// `wasi:http/incoming-handler`.
-    pub fn new(app: Arc<App>) -> anyhow::Result<Server> {
+    /// `wasi:http/incoming-handler`. Clients are held within `limits`.
+    pub fn new(
+        app: Arc<App>,
+        limits: &manifold_config::ConnectionLimits,
+    ) -> anyhow::Result<Server> {
         let mut routes = Vec::new();
         for component in &app.components {
             let slots = Arc::new(Semaphore::new(component.plan.limits.max_instances as usize));
@@ -99,56 +121,113 @@ impl Server {
         Ok(Server {
             app,
             router: Router::new(routes),
+            connections: Arc::new(conns::Connections::new(conns::Limits::resolve(limits))),
         })
     }
 
     /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish
-    /// for up to `grace`.
+    /// for up to `grace`. Connections are held within the limits given to [`Server::new`]
+    /// (`conns.rs`).
     pub async fn run(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
         grace: Duration,
     ) -> anyhow::Result<()> {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let connections = self.connections.clone();
+        let limits = connections.limits;
+        let builder = Arc::new(http_builder());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut shutdown = std::pin::pin!(shutdown);
+        tracing::debug!(
+            max_connections = limits.max_connections,
+            header_read_timeout = ?limits.header_read_timeout,
+            idle_timeout = ?limits.idle_timeout,
+            body_idle_timeout = ?limits.body_idle_timeout,
+            "connection limits"
+        );
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        connections.accept_failed(e).await;
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
+            if !connections.admit() {
+                connections.refuse(stream);
+                continue;
+            }
             let _ = stream.set_nodelay(true);
+            let conn = connections.open();
             let server = self.clone();
+            let in_service = conn.clone();
             let service = hyper::service::service_fn(move |req| {
+                // In flight from here until the response body is written out or dropped.
+                let guard = in_service.begin();
                 let server = server.clone();
-                async move { Ok::<_, Infallible>(server.handle(req).await) }
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, "connection ended with an error: {e}");
+                async move {
+                    let response = server.handle(req).await;
+                    Ok::<_, Infallible>(response.map(|body| guard.hold(body)))
                 }
+            });
+            let builder = builder.clone();
+            let connections = connections.clone();
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let io = TokioIo::new(conns::TrackedIo::new(stream, conn.clone()));
+                let served = builder.serve_connection(io, service);
+                let mut served = std::pin::pin!(served);
+                let watchdog = tokio::time::sleep(limits.header_read_timeout);
+                let mut watchdog = std::pin::pin!(watchdog);
+                let mut draining = *stopped.borrow();
+                if draining {
+                    served.as_mut().graceful_shutdown();
+                }
+                loop {
+                    tokio::select! {
+                        result = served.as_mut() => {
+                            if let Err(e) = result {
+                                tracing::debug!(%peer, "connection ended with an error: {e}");
+                            }
+                            break;
+                        }
+                        () = conn.evicted() => {
+                            if conn.is_idle() {
+                                tracing::debug!(%peer, "closed an idle connection to make room for a new one");
+                                break;
+                            }
+                        }
+                        _ = stopped.changed(), if !draining => {
+                            draining = true;
+                            served.as_mut().graceful_shutdown();
+                        }
+                        () = &mut watchdog => match conn.check(&limits) {
+                            conns::Verdict::Keep(next) => watchdog.as_mut().reset(next),
+                            conns::Verdict::Close(reason) => {
+                                tracing::debug!(%peer, "closed a connection: {reason}");
+                                break;
+                            }
+                        },
+                    }
+                }
+                connections.close(&conn);
             });
         }
         drop(listener);
         tracing::info!(grace = ?grace, "shutting down: no new connections; finishing in-flight requests");
-        if tokio::time::timeout(grace, graceful.shutdown())
+        let _ = stop.send(true);
+        if tokio::time::timeout(grace, connections.all_closed())
             .await
             .is_err()
         {
-            tracing::warn!("grace period over; dropping the requests still running");
+            tracing::warn!(
+                connections = connections.len(),
+                "grace period over; dropping the requests still running"
+            );
         }
         Ok(())
     }
@@ -165,6 +244,8 @@ impl Server {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_default();
+        let idle = self.connections.limits.body_idle_timeout;
+        let req = req.map(|body| body::IdleTimeoutBody::new(body, idle));
         let Some(route) = self.router.find(req.uri().path()) else {
             tracing::info!(%method, path, status = 404, duration_ms = ms(started), "no route");
             return text_response(404, "no component is mounted on this path\n");
@@ -198,9 +279,11 @@ impl Server {
             }
         };
 
+        // One budget: the time spent waiting for the slot comes off the call's deadline.
+        let remaining = deadline.map(|limit| limit.saturating_sub(started.elapsed()));
         let status = Arc::new(AtomicU16::new(0));
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let mut store = match component.new_store(&self.app.engine) {
+        let mut store = match component.new_store_with_deadline(&self.app.engine, remaining) {
             Ok(store) => store,
             Err(e) => {
                 tracing::error!(%method, path, status = 500, "cannot prepare an instance: {e:#}");
@@ -242,10 +325,10 @@ impl Server {
                     .call_handle(&mut store, incoming, outparam)
                     .await
             };
-            let failure = match deadline {
+            let failure = match deadline.zip(remaining) {
                 // The epoch callback stops a busy guest; this timer one blocked in the host.
-                Some(limit) => {
-                    match tokio::time::timeout(limit + Duration::from_millis(50), call).await {
+                Some((limit, remaining)) => {
+                    match tokio::time::timeout(remaining + Duration::from_millis(50), call).await {
                         Ok(result) => result
                             .err()
                             .map(|e| describe_failure(&e, Some(&store.data().limiter))),
@@ -307,14 +390,14 @@ impl Server {
 async fn p3_request(
     handler: &ProxyHandler<p3::Pool>,
     component: &LoadedComponent,
-    req: hyper::Request<Incoming>,
+    req: hyper::Request<body::IdleTimeoutBody<Incoming>>,
     method: hyper::Method,
     path: String,
     started: Instant,
 ) -> hyper::Response<HyperOutgoingBody> {
     let name = &component.plan.name;
-    let verdict = Arc::new(p3::Verdict::default());
-    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+    let verdict = Arc::new(p3::Verdict::new(started));
+    let req = req.map(|body| body.boxed_unsync());
     // All instance slots taken: the request comes back and waits for room on an instance
     // (queued again, so an existing one takes it when it can), up to the deadline.
     let wait = component

@@ -46,14 +46,25 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(100);
 
 /// What became of one request, as far as the worker knows; read by the server to choose
 /// the status of a request that got no response.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Verdict {
+    /// When the request arrived: its deadline counts from here, so time spent waiting for
+    /// room on an instance is part of the one budget.
+    started: Instant,
     deadline_passed: AtomicBool,
     /// Set when the instance was retired while the request was in flight.
     retired: Mutex<Option<String>>,
 }
 
 impl Verdict {
+    pub fn new(started: Instant) -> Verdict {
+        Verdict {
+            started,
+            deadline_passed: AtomicBool::new(false),
+            retired: Mutex::new(None),
+        }
+    }
+
     pub fn deadline_passed(&self) -> bool {
         self.deadline_passed.load(Ordering::Relaxed)
     }
@@ -251,7 +262,7 @@ impl WorkerState for Worker {
             // Fuel is per store; each request refills the tank to its budget.
             let _ = store.set_fuel(fuel);
         }
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = self.timeout.map(|t| verdict.started + t);
         let id = match self.tracker.lock() {
             Ok(mut t) => {
                 t.next += 1;
