@@ -52,8 +52,7 @@ impl DataDirLock {
 /// Data directories this process holds, by canonical path: `flock` locks belong to an open
 /// file, so a second open of the same lock file in this process would conflict with the
 /// first; every store of every component shares one.
-static HELD: LazyLock<Mutex<HashMap<PathBuf, Weak<DataDirLock>>>> =
-    LazyLock::new(Default::default);
+static HELD: LazyLock<Mutex<HashMap<PathBuf, Weak<DataDirLock>>>> = LazyLock::new(Default::default);
 
 /// Locks `dir` (created if missing) for this process, or shares the lock it already holds.
 pub fn lock_data_dir(dir: &Path) -> Result<Arc<DataDirLock>, LockError> {
@@ -146,11 +145,20 @@ mod tests {
         writeln!(holder, "4242").unwrap();
         let err = lock_data_dir(dir.path()).unwrap_err();
         assert!(
-            matches!(err, LockError::InUse { pid: Some(4242), .. }),
+            matches!(
+                err,
+                LockError::InUse {
+                    pid: Some(4242),
+                    ..
+                }
+            ),
             "{err:?}"
         );
         let message = err.to_string();
-        assert!(message.contains("in use by another process (pid 4242)"), "{message}");
+        assert!(
+            message.contains("in use by another process (pid 4242)"),
+            "{message}"
+        );
         assert!(
             message.contains(&dir.path().canonicalize().unwrap().display().to_string()),
             "{message}"

@@ -358,3 +358,29 @@ fn a_data_directory_that_cannot_be_created_is_explained() {
     assert!(matches!(err, OpenError::CreateDir { .. }), "{err}");
     assert!(err.to_string().contains("a-file"), "{err}");
 }
+
+#[test]
+fn a_data_directory_locked_by_another_process_is_refused_and_held_while_open() {
+    use std::io::Write as _;
+
+    use manifold_provider::data_dir::LOCK_FILE;
+
+    let dir = tempfile::tempdir().unwrap();
+    // Another process's hold: its own open file of the lock file.
+    let mut other = std::fs::File::create(dir.path().join(LOCK_FILE)).unwrap();
+    other.try_lock().unwrap();
+    writeln!(other, "4242").unwrap();
+    let err = Store::open(dir.path(), "kv.redb").unwrap_err();
+    assert!(matches!(err, OpenError::Locked(_)), "{err:?}");
+    assert!(err.to_string().contains("(pid 4242)"), "{err}");
+    assert!(
+        !dir.path().join("kv.redb").exists(),
+        "refused before the database is touched"
+    );
+    drop(other);
+    let store = Store::open(dir.path(), "kv.redb").unwrap();
+    let probe = std::fs::File::open(dir.path().join(LOCK_FILE)).unwrap();
+    assert!(probe.try_lock().is_err(), "the open store holds the lock");
+    drop(store);
+    probe.try_lock().expect("released with the store");
+}
