@@ -170,6 +170,12 @@ pub struct AppArgs {
     /// Fuel per run or request (roughly, Wasm instructions) [default: unlimited].
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
+    /// Largest wasi:blobstore object a guest may write, e.g. 64MiB [default: 1GiB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_object_size: Option<ByteSize>,
+    /// Most bytes of objects the app may keep in the embedded blob store, e.g. 10GiB [default: no quota].
+    #[arg(long, value_name = "SIZE")]
+    pub blob_quota: Option<ByteSize>,
     /// Directory of the compile cache [default: ~/.cache/manifold/compiled, or $MANIFOLD_CACHE_DIR/compiled].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -355,6 +361,8 @@ fn overrides(
             memory: app.memory,
             fuel: app.fuel,
             max_instances,
+            max_object_size: app.max_object_size,
+            blob_quota: app.blob_quota,
             reuse,
         },
         args,

@@ -16,6 +16,7 @@
 //!   without committing discards it.
 //!
 //! A backend keeps apps apart: containers are [`ScopedContainer`]s (app and name). A backend
+//! that keeps a quota refuses a write past it with [`BackendError::QuotaExceeded`]. A backend
 //! that fails (down, unreachable, full) returns [`BackendError::Storage`]; the bindings turn
 //! every error into the guest's `error` string and a log line, never a trap.
 
@@ -45,6 +46,13 @@ pub enum BackendError {
     /// `get-data` with a range the object does not have.
     #[error("{0}")]
     BadRange(String),
+    /// A write would take the app past its quota (`blob-quota`); nothing was stored.
+    #[error(
+        "the app's blob storage quota of {quota} bytes is used up: {used} bytes are stored or \
+         being written, and {wanted} more do not fit; nothing was stored (delete objects, or \
+         raise `blob-quota` in the app's `[limits]`)"
+    )]
+    QuotaExceeded { quota: u64, used: u64, wanted: u64 },
     /// The storage failed or could not be reached.
     #[error(transparent)]
     Storage(Box<dyn std::error::Error + Send + Sync>),

@@ -18,19 +18,26 @@
 //!
 //! The file operations block, so each runs on Tokio's blocking pool. An object being read
 //! is an open file: it keeps its bytes even if the object is deleted or replaced meanwhile.
-//! One process should own a data directory at a time: a second one would empty the first's
-//! `staging/` when it starts.
+//!
+//! One process owns a data directory at a time ([`lock_data_dir`]), taken before anything in
+//! it is touched: a second process would otherwise empty the first's `staging/` (its objects
+//! in flight) when it starts, and the quota's count ([`usage`]) would miss its changes.
 
-use std::collections::HashSet;
+mod usage;
+
+use std::collections::HashMap;
 use std::fs::{self, File, ReadDir};
 use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use manifold_provider::data_dir::{DataDirLock, LockError, lock_data_dir};
 use tempfile::NamedTempFile;
 use tokio::io::AsyncReadExt as _;
+
+use usage::{Reservation, Usage, dir_bytes, file_len};
 
 use crate::backend::{
     Backend, BackendError, BackendResult, BoxFuture, ContainerInfo, ObjectData, ObjectInfo,
@@ -45,62 +52,97 @@ const CONTAINERS: &str = "containers";
 const OBJECTS: &str = "objects";
 const CREATED: &str = "created";
 
-/// Roots whose `staging/` directories this process has emptied: once per process, before any
-/// write of its own.
-static CLEANED: LazyLock<Mutex<HashSet<PathBuf>>> = LazyLock::new(Default::default);
+/// The stores open in this process, by root: every component's handle on one root shares its
+/// lock, its count of bytes, and the one emptying of `staging/` before any write.
+static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Root>>>> = LazyLock::new(Default::default);
 
 /// Why the embedded store could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open the blob store directory {}", path.display())]
-pub struct OpenError {
-    path: PathBuf,
-    #[source]
-    source: io::Error,
+pub enum OpenError {
+    /// The data directory could not be locked, or another process holds it.
+    #[error(transparent)]
+    DataDir(#[from] LockError),
+    #[error("cannot open the blob store directory {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn storage(context: String, err: io::Error) -> BackendError {
     BackendError::Storage(format!("{context}: {err}").into())
 }
 
+/// One store root, shared by every handle on it in this process.
+#[derive(Debug)]
+struct Root {
+    path: PathBuf,
+    usage: Arc<Usage>,
+    /// This process's hold on the data directory, for as long as a handle is open.
+    _lock: Arc<DataDirLock>,
+}
+
 /// The embedded store of one data directory.
 #[derive(Debug, Clone)]
 pub struct Embedded {
-    root: Arc<PathBuf>,
+    root: Arc<Root>,
+    /// The most bytes an app may keep, objects being written included; `None`: no limit.
+    quota: Option<u64>,
 }
 
 impl Embedded {
-    /// Opens (creating it) `data_dir/blobstore`, and, the first time in this process, removes
-    /// what a crash left in its apps' `staging/` directories.
-    pub fn open(data_dir: &Path) -> Result<Embedded, OpenError> {
-        let root = data_dir.join(BLOBSTORE_DIR);
-        let fail = |source| OpenError {
+    /// Opens (creating it) `data_dir/blobstore`, each app keeping at most `quota` bytes of
+    /// objects. The data directory is locked for this process first (another process holding
+    /// it is [`OpenError::DataDir`]); then, when no other handle of this process has the store
+    /// open, what a crash left in the apps' `staging/` directories is removed and their
+    /// objects are counted.
+    pub fn open(data_dir: &Path, quota: Option<u64>) -> Result<Embedded, OpenError> {
+        let lock = lock_data_dir(data_dir)?;
+        let root = lock.dir().join(BLOBSTORE_DIR);
+        let fail = |source| OpenError::Io {
             path: root.clone(),
             source,
         };
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(root) = open.get(&root).and_then(Weak::upgrade) {
+            return Ok(Embedded { root, quota });
+        }
         if !root.is_dir() {
             fs::create_dir_all(&root).map_err(fail)?;
             // So that the directory itself survives a crash, not only what is put in it.
-            File::open(data_dir)
+            File::open(lock.dir())
                 .and_then(|d| d.sync_all())
                 .map_err(fail)?;
         }
-        let root = root.canonicalize().map_err(fail)?;
-        let mut cleaned = CLEANED.lock().unwrap_or_else(PoisonError::into_inner);
-        if cleaned.insert(root.clone()) {
-            for app in fs::read_dir(&root).map_err(fail)? {
-                let staging = app.map_err(fail)?.path().join(STAGING);
-                if staging.is_dir() {
-                    empty_dir(&staging).map_err(fail)?;
-                }
+        // No writer of this process is left (each holds the root), and no other process may
+        // write here: what is in staging/ is a crash's.
+        for app in fs::read_dir(&root).map_err(fail)? {
+            let staging = app.map_err(fail)?.path().join(STAGING);
+            if staging.is_dir() {
+                empty_dir(&staging).map_err(fail)?;
             }
         }
+        let usage = Usage::scan(&root).map_err(fail)?;
+        let shared = Arc::new(Root {
+            path: root.clone(),
+            usage: Arc::new(usage),
+            _lock: lock,
+        });
+        open.retain(|_, root| root.strong_count() > 0);
+        open.insert(root, Arc::downgrade(&shared));
         Ok(Embedded {
-            root: Arc::new(root),
+            root: shared,
+            quota,
         })
     }
 
     fn app_dir(&self, app: &str) -> PathBuf {
-        self.root.join(file_name(app))
+        self.root.path.join(file_name(app))
+    }
+
+    fn usage(&self) -> &Usage {
+        &self.root.usage
     }
 }
 
@@ -139,18 +181,25 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The paths of one container.
+/// The paths of one container, and the key of its app's usage.
 #[derive(Clone)]
 struct Paths {
+    /// The app's directory name, which keys its usage.
+    key: String,
     app: PathBuf,
     container: PathBuf,
 }
 
 impl Paths {
     fn new(store: &Embedded, container: &ScopedContainer) -> Paths {
-        let app = store.app_dir(container.app());
+        let key = file_name(container.app());
+        let app = store.root.path.join(&key);
         let container = app.join(CONTAINERS).join(file_name(container.name()));
-        Paths { app, container }
+        Paths {
+            key,
+            app,
+            container,
+        }
     }
 
     fn staging(&self) -> PathBuf {
@@ -263,6 +312,7 @@ impl Backend for Embedded {
         container: &'a ScopedContainer,
     ) -> BoxFuture<'a, BackendResult<()>> {
         let (paths, scope) = (Paths::new(self, container), container.clone());
+        let usage = self.root.usage.clone();
         blocking(move || {
             paths.require(&scope)?;
             let fail = |e| storage(format!("deleting container `{}`", scope.name()), e);
@@ -271,12 +321,21 @@ impl Backend for Embedded {
                 .prefix("deleted-")
                 .tempdir_in(paths.staging())
                 .map_err(fail)?;
-            match fs::rename(&paths.container, trash.path().join("container")) {
-                Ok(()) => {}
+            let moved = trash.path().join("container");
+            // With the usage locked, so no change to one of its objects is half counted.
+            usage.change(&paths.key, || match fs::rename(&paths.container, &moved) {
+                Ok(()) => Ok(((), 0)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(BackendError::NoSuchContainer(scope.name().to_owned()));
+                    Err(BackendError::NoSuchContainer(scope.name().to_owned()))
                 }
-                Err(e) => return Err(fail(e)),
+                Err(e) => Err(fail(e)),
+            })?;
+            // Out of sight, nothing changes it any more.
+            match dir_bytes(&moved.join(OBJECTS)) {
+                Ok(bytes) => usage.release(&paths.key, bytes),
+                Err(err) => {
+                    tracing::warn!(container = %scope, %err, "a deleted container's objects could not be measured; the app's quota counts them until the next start");
+                }
             }
             sync_dir(&paths.app.join(CONTAINERS))?;
             if let Err(err) = trash.close() {
@@ -346,6 +405,7 @@ impl Backend for Embedded {
     ) -> BoxFuture<'a, BackendResult<Box<dyn ObjectWriter>>> {
         let (app_dir, app) = (self.app_dir(app), app.to_owned());
         let store = self.clone();
+        let reservation = Reservation::new(self.root.usage.clone(), file_name(&app));
         blocking(move || {
             prepare_app(&app_dir)?;
             let file = tempfile::Builder::new()
@@ -356,6 +416,7 @@ impl Backend for Embedded {
                 store,
                 app,
                 file: Some(file),
+                reservation,
             });
             Ok(writer)
         })
@@ -388,10 +449,11 @@ impl Backend for Embedded {
             container.clone(),
             names.to_vec(),
         );
+        let usage = self.root.usage.clone();
         blocking(move || {
             paths.require(&scope)?;
             for name in &names {
-                remove_object(&paths.object(name), name)?;
+                remove_object(&usage, &paths, &paths.object(name), name)?;
             }
             sync_dir(&paths.objects())
         })
@@ -399,12 +461,13 @@ impl Backend for Embedded {
 
     fn clear<'a>(&'a self, container: &'a ScopedContainer) -> BoxFuture<'a, BackendResult<()>> {
         let (paths, scope) = (Paths::new(self, container), container.clone());
+        let usage = self.root.usage.clone();
         blocking(move || {
             paths.require(&scope)?;
             let fail = |e| storage(format!("clearing container `{}`", scope.name()), e);
             for entry in fs::read_dir(paths.objects()).map_err(fail)? {
                 let path = entry.map_err(fail)?.path();
-                remove_object(&path, &path.display().to_string())?;
+                remove_object(&usage, &paths, &path, &path.display().to_string())?;
             }
             sync_dir(&paths.objects())
         })
@@ -417,6 +480,7 @@ impl Backend for Embedded {
     ) -> BoxFuture<'a, BackendResult<()>> {
         let from = (Paths::new(self, src.0), src.0.clone(), src.1.to_owned());
         let to = (Paths::new(self, dest.0), dest.0.clone(), dest.1.to_owned());
+        let (usage, quota) = (self.root.usage.clone(), self.quota);
         blocking(move || {
             let (from_paths, from_scope, from_name) = from;
             let (to_paths, to_scope, to_name) = to;
@@ -424,12 +488,17 @@ impl Backend for Embedded {
             let mut source = File::open(from_paths.object(&from_name))
                 .map_err(|e| object_error(&from_paths, &from_scope, &from_name, e))?;
             let fail = |e| storage(format!("copying object `{from_name}`"), e);
+            // The copy's bytes count from before the first is written, as a writer's do.
+            let len = source.metadata().map_err(fail)?.len();
+            let mut reservation = Reservation::new(usage.clone(), to_paths.key.clone());
+            usage.reserve(&mut reservation, len, quota)?;
             let mut copy = tempfile::Builder::new()
                 .prefix("copy-")
                 .tempfile_in(to_paths.staging())
                 .map_err(fail)?;
-            io::copy(&mut source, copy.as_file_mut()).map_err(fail)?;
-            publish(copy, &to_paths, &to_scope, &to_name)
+            // No more than was reserved, should the source grow meanwhile.
+            io::copy(&mut io::Read::take(&mut source, len), copy.as_file_mut()).map_err(fail)?;
+            publish(&usage, copy, &to_paths, &to_scope, &to_name, reservation)
         })
     }
 
@@ -440,9 +509,16 @@ impl Backend for Embedded {
     ) -> BoxFuture<'a, BackendResult<()>> {
         let from = (Paths::new(self, src.0), src.0.clone(), src.1.to_owned());
         let to = (Paths::new(self, dest.0), dest.0.clone(), dest.1.to_owned());
+        let usage = self.root.usage.clone();
         blocking(move || {
             let (from_paths, from_scope, from_name) = from;
             let (to_paths, to_scope, to_name) = to;
+            if from_scope.app() != to_scope.app() {
+                // The bindings never ask for it; the quota counts per app.
+                return Err(BackendError::storage(
+                    "an object moves only between containers of one app",
+                ));
+            }
             to_paths.require(&to_scope)?;
             let (source, target) = (from_paths.object(&from_name), to_paths.object(&to_name));
             if source == target {
@@ -451,8 +527,13 @@ impl Backend for Embedded {
                     .map(|_| ())
                     .map_err(|e| object_error(&from_paths, &from_scope, &from_name, e));
             }
-            fs::rename(&source, &target)
-                .map_err(|e| object_error(&from_paths, &from_scope, &from_name, e))?;
+            // The moved bytes stay the app's; the object it replaces is freed.
+            usage.change(&to_paths.key, || {
+                let freed = file_len(&target);
+                fs::rename(&source, &target)
+                    .map_err(|e| object_error(&from_paths, &from_scope, &from_name, e))?;
+                Ok(((), freed))
+            })?;
             sync_dir(&to_paths.objects())?;
             if from_paths.objects() != to_paths.objects() {
                 sync_dir(&from_paths.objects())?;
@@ -482,12 +563,17 @@ fn object_error(
     }
 }
 
-fn remove_object(path: &Path, name: &str) -> BackendResult<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(storage(format!("deleting object `{name}`"), e)),
-    }
+/// Removes the object file at `path` of the container at `paths`, if it is there, and
+/// subtracts it from the app's usage.
+fn remove_object(usage: &Usage, paths: &Paths, path: &Path, name: &str) -> BackendResult<()> {
+    usage.change(&paths.key, || {
+        let freed = file_len(path);
+        match fs::remove_file(path) {
+            Ok(()) => Ok(((), freed)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(((), 0)),
+            Err(e) => Err(storage(format!("deleting object `{name}`"), e)),
+        }
+    })
 }
 
 /// The length of `start..=end` in an object of `size` bytes; `end` is capped at the last
@@ -510,30 +596,40 @@ fn range_len(name: &str, size: u64, start: u64, end: u64) -> BackendResult<u64> 
 }
 
 /// Syncs a finished staging file and renames it over object `name`, then syncs the directory.
+/// The bytes `reservation` holds become the object's, and the object it replaces is freed.
 fn publish(
+    usage: &Usage,
     file: NamedTempFile,
     paths: &Paths,
     scope: &ScopedContainer,
     name: &str,
+    reservation: Reservation,
 ) -> BackendResult<()> {
     let fail = |e| storage(format!("writing object `{name}` of `{}`", scope.name()), e);
     file.as_file().sync_all().map_err(fail)?;
-    match file.persist(paths.object(name)) {
-        Ok(_) => {}
-        Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
-            return Err(BackendError::NoSuchContainer(scope.name().to_owned()));
+    let target = paths.object(name);
+    usage.change(&paths.key, || {
+        let freed = file_len(&target);
+        match file.persist(&target) {
+            Ok(_) => Ok(((), freed)),
+            Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+                Err(BackendError::NoSuchContainer(scope.name().to_owned()))
+            }
+            Err(e) => Err(fail(e.error)),
         }
-        Err(e) => return Err(fail(e.error)),
-    }
+    })?;
+    reservation.keep();
     sync_dir(&paths.objects())
 }
 
-/// An object being written: a file in the app's `staging/`, removed if never committed.
+/// An object being written: a file in the app's `staging/`, removed if never committed, and
+/// the bytes it holds against the app's quota.
 struct Writer {
     store: Embedded,
     app: String,
-    /// `None` only while a write is in flight on the blocking pool.
+    /// `None` once a write failed, and while one is in flight on the blocking pool.
     file: Option<NamedTempFile>,
+    reservation: Reservation,
 }
 
 impl ObjectWriter for Writer {
@@ -543,6 +639,12 @@ impl ObjectWriter for Writer {
                 .file
                 .take()
                 .ok_or_else(|| BackendError::storage("an earlier write to this object failed"))?;
+            // Counted before it is written, so writers at once cannot pass the quota together.
+            // Refused, the staging file is dropped (removed) with `file`.
+            let len = chunk.len() as u64;
+            self.store
+                .usage()
+                .reserve(&mut self.reservation, len, self.store.quota)?;
             let file = blocking(move || {
                 file.as_file_mut()
                     .write_all(&chunk)
@@ -556,14 +658,19 @@ impl ObjectWriter for Writer {
     }
 
     fn commit<'a>(
-        mut self: Box<Self>,
+        self: Box<Self>,
         container: &'a ScopedContainer,
         name: &'a str,
     ) -> BoxFuture<'a, BackendResult<()>> {
-        let paths = Paths::new(&self.store, container);
+        let Writer {
+            store,
+            app,
+            file,
+            reservation,
+        } = *self;
+        let paths = Paths::new(&store, container);
         let (scope, name) = (container.clone(), name.to_owned());
-        let file = self.file.take();
-        let same_app = self.app == scope.app();
+        let same_app = app == scope.app();
         blocking(move || {
             let file = file
                 .ok_or_else(|| BackendError::storage("an earlier write to this object failed"))?;
@@ -573,7 +680,7 @@ impl ObjectWriter for Writer {
                 ));
             }
             paths.require(&scope)?;
-            publish(file, &paths, &scope, &name)
+            publish(store.usage(), file, &paths, &scope, &name, reservation)
         })
     }
 }

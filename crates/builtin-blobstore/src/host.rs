@@ -127,6 +127,19 @@ impl NameStream {
 /// error (an operator must look), a guest's own mistake at debug level. The guest is told
 /// what failed, never how: the detail (host paths, server addresses) stays in the log.
 pub(crate) fn guest_error(op: &'static str, kind: &'static str, err: BackendError) -> String {
+    if let BackendError::QuotaExceeded { quota, .. } = &err {
+        // The operator may want to raise it: said, but not once per refused write.
+        if let Some(also) = manifold_provider::log_throttle::throttled("blobstore-quota", kind) {
+            tracing::warn!(
+                op,
+                backend = kind,
+                quota,
+                also_refused = also,
+                "wasi:blobstore refused a write: the app's blob-quota is used up"
+            );
+        }
+        return err.to_string();
+    }
     if err.is_guest_error() {
         tracing::debug!(op, backend = kind, error = %err, "wasi:blobstore operation refused");
         return err.to_string();

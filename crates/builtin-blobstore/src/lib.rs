@@ -9,7 +9,9 @@
 //!
 //! Objects are streamed both ways (`wasi:io` streams, never whole-object buffers), and a
 //! written object becomes visible only at `outgoing-value.finish`, whole and durable (see
-//! [`backend`]). Every failure reaches the guest as the interface's `error` string, with a
+//! [`backend`]). [`BlobLimits`] bound what a guest writes: an object past `max-object-size`
+//! is refused as it streams (on any backend), and the embedded backend keeps each app within
+//! its `blob-quota`. Every failure reaches the guest as the interface's `error` string, with a
 //! log line; none traps the host. Where the draft leaves room, see `host.rs` and `value.rs`.
 
 pub mod backend;
@@ -71,6 +73,16 @@ pub enum BlobstoreError {
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Bounds on what the guests of an app write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobLimits {
+    /// The largest object, in bytes, on any backend; `None`: no limit.
+    pub max_object_size: Option<u64>,
+    /// The most bytes of objects the app keeps in the embedded backend (objects being written
+    /// included); `None`: no limit. Other backends keep their own limits.
+    pub quota: Option<u64>,
+}
+
 /// The `blobstore` provider of one component.
 pub struct BlobstoreProvider {
     shared: Arc<Shared>,
@@ -83,26 +95,34 @@ pub(crate) struct Shared {
     pub(crate) backend: Option<Arc<dyn Backend>>,
     /// Granted container name → its scope.
     pub(crate) granted: HashMap<String, ScopedContainer>,
+    /// The largest object a guest may write; `None`: no limit.
+    pub(crate) max_object_size: Option<u64>,
 }
 
 impl BlobstoreProvider {
     pub const NAME: &'static str = "blobstore";
 
     /// A provider for a component of app `app` that was granted `containers`, on the
-    /// embedded backend in `data_dir/blobstore/`; with nothing granted, nothing is created.
+    /// embedded backend in `data_dir/blobstore/` (which locks `data_dir` for this process);
+    /// with nothing granted, nothing is created.
     pub fn new(
         data_dir: &Path,
         app: &str,
         containers: &[String],
+        limits: BlobLimits,
     ) -> Result<BlobstoreProvider, BlobstoreError> {
-        Self::with_backend(app, containers, || Ok(Arc::new(Embedded::open(data_dir)?)))
+        Self::with_backend(app, containers, limits.max_object_size, || {
+            Ok(Arc::new(Embedded::open(data_dir, limits.quota)?))
+        })
     }
 
     /// A provider for a component of app `app` that was granted `containers`, on the
-    /// backend `open` makes; `open` is not called when nothing is granted.
+    /// backend `open` makes, refusing objects over `max_object_size` bytes; `open` is not
+    /// called when nothing is granted.
     pub fn with_backend(
         app: &str,
         containers: &[String],
+        max_object_size: Option<u64>,
         open: impl FnOnce() -> Result<Arc<dyn Backend>, BlobstoreError>,
     ) -> Result<BlobstoreProvider, BlobstoreError> {
         check_app_name(app).map_err(|reason| BlobstoreError::AppName {
@@ -129,6 +149,7 @@ impl BlobstoreProvider {
                 app: app.to_owned(),
                 backend,
                 granted,
+                max_object_size,
             }),
         })
     }

@@ -10,7 +10,7 @@ fn strings(names: &[&str]) -> Vec<String> {
 fn nothing_granted_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let provider = BlobstoreProvider::new(&data, "app", &[]).unwrap();
+    let provider = BlobstoreProvider::new(&data, "app", &[], BlobLimits::default()).unwrap();
     assert!(provider.containers().is_empty());
     assert!(!data.exists(), "no directory for an app that uses no blobs");
 }
@@ -18,20 +18,26 @@ fn nothing_granted_creates_nothing() {
 #[test]
 fn grants_are_checked_and_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let provider =
-        BlobstoreProvider::new(dir.path(), "app", &strings(&["photos", "docs"])).unwrap();
+    let provider = BlobstoreProvider::new(
+        dir.path(),
+        "app",
+        &strings(&["photos", "docs"]),
+        BlobLimits::default(),
+    )
+    .unwrap();
     assert_eq!(provider.containers(), ["docs", "photos"]);
     assert!(dir.path().join(BLOBSTORE_DIR).is_dir());
     for bad in ["", "../x", "a/b", "..", "nul\0"] {
-        let err = BlobstoreProvider::new(dir.path(), "app", &strings(&[bad]))
-            .err()
-            .unwrap_or_else(|| panic!("{bad:?} was granted"));
+        let err =
+            BlobstoreProvider::new(dir.path(), "app", &strings(&[bad]), BlobLimits::default())
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} was granted"));
         assert!(
             err.to_string().contains("cannot be granted"),
             "{bad:?}: {err}"
         );
     }
-    let err = BlobstoreProvider::new(dir.path(), "", &strings(&["x"]))
+    let err = BlobstoreProvider::new(dir.path(), "", &strings(&["x"]), BlobLimits::default())
         .err()
         .unwrap();
     assert!(err.to_string().contains("app name"), "{err}");

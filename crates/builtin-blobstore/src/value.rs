@@ -6,6 +6,10 @@
 //! - The output-stream writes straight into the backend's [`ObjectWriter`] (a staging file
 //!   on the embedded backend), 64 KiB at most per `write` (`check-write`'s permit); nothing
 //!   holds the whole object in memory.
+//! - The `write` that would take the object past the app's `max-object-size`, or its quota
+//!   (the backend's [`BackendError::QuotaExceeded`]), fails the stream, drops the writer
+//!   (and what it staged), and makes `finish` return the interface's error saying so; the
+//!   object is not stored, and the one it would have replaced stays.
 //! - `write-data` may come before or after the bytes are written; it names where the object
 //!   goes (a second `write-data` on the same value is an error). The object appears at
 //!   `finish`, whole and durable; a value dropped without `finish` is discarded (types.wit:
@@ -45,22 +49,19 @@ enum Body {
     Failed(String),
 }
 
-/// What a finished write leaves: the writer, or why it failed (logged).
+/// What a finished write to a `kind` backend leaves: the writer, or the guest's error (logged).
 fn written(
+    kind: &'static str,
     (writer, result): (Box<dyn ObjectWriter>, BackendResult<()>),
 ) -> Result<Box<dyn ObjectWriter>, String> {
-    match result {
-        Ok(()) => Ok(writer),
-        Err(err) => {
-            tracing::error!(error = %err, "wasi:blobstore write to an object failed");
-            Err(err.to_string())
-        }
-    }
+    result
+        .map(|()| writer)
+        .map_err(|err| guest_error("outgoing-value write", kind, err))
 }
 
 impl Body {
-    fn settled(done: (Box<dyn ObjectWriter>, BackendResult<()>)) -> Body {
-        match written(done) {
+    fn settled(kind: &'static str, done: (Box<dyn ObjectWriter>, BackendResult<()>)) -> Body {
+        match written(kind, done) {
             Ok(writer) => Body::Ready(writer),
             Err(message) => Body::Failed(message),
         }
@@ -112,6 +113,42 @@ struct BodyStream {
     /// `None` once closed.
     body: Option<Body>,
     home: Home,
+    /// The backend's kind, for log lines.
+    kind: &'static str,
+    size: SizeLimit,
+}
+
+/// The bytes an object has so far, against the app's `max-object-size`.
+struct SizeLimit {
+    app: String,
+    max: Option<u64>,
+    written: u64,
+}
+
+impl SizeLimit {
+    /// Counts `len` more bytes, unless they take the object past the limit: then the guest's
+    /// error (logged).
+    fn admit(&mut self, len: usize) -> Result<(), String> {
+        let total = self.written.saturating_add(len as u64);
+        match self.max {
+            Some(max) if total > max => {
+                if let Some(also) =
+                    manifold_provider::log_throttle::throttled("blobstore-too-large", &self.app)
+                {
+                    tracing::warn!(app = %self.app, max_object_size = max, also_refused = also, "wasi:blobstore refused an object over max-object-size");
+                }
+                Err(format!(
+                    "the object is larger than the app's max-object-size of {max} bytes; \
+                     nothing was stored (write a smaller object, or raise `max-object-size` in \
+                     the app's `[limits]`)"
+                ))
+            }
+            _ => {
+                self.written = total;
+                Ok(())
+            }
+        }
+    }
 }
 
 impl BodyStream {
@@ -121,7 +158,7 @@ impl BodyStream {
             && task.is_finished()
             && let Poll::Ready(done) = Pin::new(task).poll(&mut Context::from_waker(Waker::noop()))
         {
-            self.body = Some(Body::settled(done));
+            self.body = Some(Body::settled(self.kind, done));
         }
     }
 
@@ -135,7 +172,7 @@ impl Pollable for BodyStream {
     async fn ready(&mut self) {
         if let Some(Body::Writing(task)) = &mut self.body {
             let done = task.await;
-            self.body = Some(Body::settled(done));
+            self.body = Some(Body::settled(self.kind, done));
         }
     }
 }
@@ -155,6 +192,13 @@ impl OutputStream for BodyStream {
                 if bytes.is_empty() {
                     self.body = Some(Body::Ready(writer));
                     return Ok(());
+                }
+                if let Err(message) = self.size.admit(bytes.len()) {
+                    // Refused before any of it is written; `writer` is dropped here, and with
+                    // it what it staged.
+                    let err = Self::failed(&message);
+                    self.body = Some(Body::Failed(message));
+                    return Err(err);
                 }
                 self.body = Some(Body::Writing(wasmtime_wasi::runtime::spawn(async move {
                     let result = writer.write(bytes).await;
@@ -241,6 +285,7 @@ impl types::HostOutgoingValue for BlobView<'_> {
             return Ok(Err(()));
         };
         let app = shared.app.clone();
+        let max_object_size = shared.max_object_size;
         let writer = match backend.start_write(&app).await {
             Ok(writer) => writer,
             Err(err) => {
@@ -253,6 +298,12 @@ impl types::HostOutgoingValue for BlobView<'_> {
         let stream: DynOutputStream = Box::new(BodyStream {
             body: Some(Body::Ready(writer)),
             home: value.home.clone(),
+            kind: backend.kind(),
+            size: SizeLimit {
+                app,
+                max: max_object_size,
+                written: 0,
+            },
         });
         Ok(self.table.push(stream).map_err(|err| {
             tracing::warn!(%err, "wasi:blobstore refused: the resource table is full");
@@ -286,7 +337,7 @@ impl types::HostOutgoingValue for BlobView<'_> {
                 ));
             }
             (Some(Body::Ready(writer)), _) => writer,
-            (Some(Body::Writing(task)), _) => guest_try!(written(task.await)),
+            (Some(Body::Writing(task)), _) => guest_try!(written(backend.kind(), task.await)),
             (Some(Body::Failed(message)), _) => return Ok(Err(message)),
         };
         let result = writer.commit(&container.scope, &name).await;
@@ -347,21 +398,40 @@ impl types::HostIncomingValue for BlobView<'_> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
     use crate::backend::{BackendError, BoxFuture, ScopedContainer};
 
-    /// Keeps what is written in memory; fails every write once `fail` is set.
+    /// How every write of a [`Memory`] writer ends.
+    #[derive(Clone, Copy)]
+    enum WriteEnd {
+        Stored,
+        DiskFull,
+        OverQuota,
+    }
+
+    /// Keeps what is written in memory, and says when it is dropped.
     struct Memory {
         bytes: Arc<Mutex<Vec<u8>>>,
-        fail: bool,
+        outcome: WriteEnd,
+        dropped: Arc<AtomicBool>,
     }
 
     impl ObjectWriter for Memory {
         fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, BackendResult<()>> {
             Box::pin(async move {
                 tokio::task::yield_now().await;
-                if self.fail {
-                    return Err(BackendError::storage("disk full"));
+                match self.outcome {
+                    WriteEnd::Stored => {}
+                    WriteEnd::DiskFull => return Err(BackendError::storage("disk full")),
+                    WriteEnd::OverQuota => {
+                        return Err(BackendError::QuotaExceeded {
+                            quota: 4,
+                            used: 3,
+                            wanted: chunk.len() as u64,
+                        });
+                    }
                 }
                 self.bytes.lock().unwrap().extend_from_slice(&chunk);
                 Ok(())
@@ -377,20 +447,68 @@ mod tests {
         }
     }
 
-    fn stream(fail: bool) -> (BodyStream, Arc<Mutex<Vec<u8>>>, Home) {
+    impl Drop for Memory {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    struct Probe {
+        stream: BodyStream,
+        bytes: Arc<Mutex<Vec<u8>>>,
+        home: Home,
+        dropped: Arc<AtomicBool>,
+    }
+
+    /// The message of the failure a dropped stream left for `finish`.
+    fn failure(home: &Home) -> String {
+        match &*home.lock().unwrap() {
+            Some(Body::Failed(message)) => message.clone(),
+            _ => panic!("no failure went home"),
+        }
+    }
+
+    fn stream_with(outcome: WriteEnd, max: Option<u64>) -> Probe {
         let bytes = Arc::new(Mutex::new(Vec::new()));
+        let dropped = Arc::new(AtomicBool::new(false));
         let home = Home::default();
         let writer = Memory {
             bytes: bytes.clone(),
-            fail,
+            outcome,
+            dropped: dropped.clone(),
         };
         let stream = BodyStream {
             body: Some(Body::Ready(Box::new(writer))),
             home: home.clone(),
+            kind: "memory",
+            size: SizeLimit {
+                app: "app".into(),
+                max,
+                written: 0,
+            },
         };
-        (stream, bytes, home)
+        Probe {
+            stream,
+            bytes,
+            home,
+            dropped,
+        }
     }
 
+    fn stream(fail: bool) -> (BodyStream, Arc<Mutex<Vec<u8>>>, Home) {
+        let outcome = if fail {
+            WriteEnd::DiskFull
+        } else {
+            WriteEnd::Stored
+        };
+        let Probe {
+            stream,
+            bytes,
+            home,
+            ..
+        } = stream_with(outcome, None);
+        (stream, bytes, home)
+    }
     #[tokio::test]
     async fn writes_wait_for_a_permit_and_every_byte_reaches_the_writer() {
         let (mut s, bytes, home) = stream(false);
@@ -435,8 +553,71 @@ mod tests {
         ));
         drop(s);
         match home.lock().unwrap().take() {
-            Some(Body::Failed(message)) => assert!(message.contains("disk full"), "{message}"),
+            // What failed, not how: the detail is in the host's log.
+            Some(Body::Failed(message)) => assert_eq!(
+                message,
+                "outgoing-value write failed in the memory blob storage (the host's log has the details)"
+            ),
             _ => panic!("the failure went home"),
         }
+    }
+
+    #[tokio::test]
+    async fn the_write_that_passes_max_object_size_is_refused_before_it_is_written() {
+        let mut p = stream_with(WriteEnd::Stored, Some(10));
+        p.stream.write(Bytes::from_static(b"123456")).unwrap();
+        p.stream.ready().await;
+        p.stream.write(Bytes::from_static(b"7890")).unwrap();
+        p.stream.ready().await;
+        // 11 bytes would be one too many: refused while streaming, not at `finish`.
+        let refused = p.stream.write(Bytes::from_static(b"!"));
+        assert!(
+            matches!(&refused, Err(StreamError::LastOperationFailed(e)) if e.to_string().contains("max-object-size of 10 bytes")),
+            "{refused:?}"
+        );
+        assert_eq!(&*p.bytes.lock().unwrap(), b"1234567890");
+        assert!(
+            p.dropped.load(Ordering::SeqCst),
+            "the writer is dropped at once, and with it what it staged"
+        );
+        assert!(matches!(
+            p.stream.check_write(),
+            Err(StreamError::LastOperationFailed(_))
+        ));
+        drop(p.stream);
+        let message = failure(&p.home);
+        assert!(
+            message.starts_with("the object is larger than the app's max-object-size of 10 bytes; nothing was stored"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_of_exactly_max_object_size_is_stored() {
+        let mut p = stream_with(WriteEnd::Stored, Some(4));
+        p.stream.write(Bytes::from_static(b"1234")).unwrap();
+        p.stream.ready().await;
+        p.stream.flush().unwrap();
+        drop(p.stream);
+        assert!(matches!(*p.home.lock().unwrap(), Some(Body::Ready(_))));
+        assert_eq!(&*p.bytes.lock().unwrap(), b"1234");
+    }
+
+    #[tokio::test]
+    async fn a_full_quota_reaches_finish_as_the_guests_error() {
+        let mut p = stream_with(WriteEnd::OverQuota, None);
+        p.stream.write(Bytes::from_static(b"xy")).unwrap();
+        p.stream.ready().await;
+        assert!(matches!(
+            p.stream.check_write(),
+            Err(StreamError::LastOperationFailed(_))
+        ));
+        assert!(p.dropped.load(Ordering::SeqCst));
+        drop(p.stream);
+        let message = failure(&p.home);
+        assert!(
+            message.starts_with("the app's blob storage quota of 4 bytes is used up"),
+            "{message}"
+        );
     }
 }

@@ -21,7 +21,7 @@ mod source;
 pub use app_name::validate_app_name;
 pub use grants::{DirGrant, EnvGrant, OutboundPattern, default_port};
 pub use interface::InterfaceName;
-pub use limits::{ByteSize, Limits, LimitsConfig};
+pub use limits::{ByteSize, Limits, LimitsConfig, StorageLimits};
 pub use limits::{HumanDuration, parse_duration};
 pub use manifest::{
     BlobstoreBackend, ComponentConfig, ConfigSource, KeyValueBackend, Manifest, PluginConfig,

@@ -1,4 +1,5 @@
-//! Resource limits per run or request: wall-clock deadline, memory cap, fuel, concurrency.
+//! Resource limits per run or request (wall-clock deadline, memory cap, fuel, concurrency),
+//! and of the app's stored data (the largest blob object, the blob store quota).
 
 use std::fmt;
 use std::str::FromStr;
@@ -101,6 +102,12 @@ pub struct LimitsConfig {
     pub fuel: Option<u64>,
     /// Instances running at once (`serve`); requests beyond it wait for a free slot.
     pub max_instances: Option<u32>,
+    /// The largest `wasi:blobstore` object a guest may write. The app's, like `blob_quota`:
+    /// only in `[limits]` or on the command line, never in a component's `limits`.
+    pub max_object_size: Option<ByteSize>,
+    /// The most bytes of objects the app may keep in the embedded blob store, objects being
+    /// written included.
+    pub blob_quota: Option<ByteSize>,
     /// Instance reuse of WASI 0.3 HTTP handlers; written as the component's `reuse` key,
     /// not in `[limits]`.
     #[serde(skip)]
@@ -115,8 +122,32 @@ impl LimitsConfig {
             memory: self.memory.or(lower.memory),
             fuel: self.fuel.or(lower.fuel),
             max_instances: self.max_instances.or(lower.max_instances),
+            max_object_size: self.max_object_size.or(lower.max_object_size),
+            blob_quota: self.blob_quota.or(lower.blob_quota),
             reuse: self.reuse.or(&lower.reuse),
         }
+    }
+
+    /// The app's storage limits, with the defaults for what is unset.
+    pub fn storage(&self) -> StorageLimits {
+        StorageLimits {
+            max_object_size: self
+                .max_object_size
+                .unwrap_or(StorageLimits::DEFAULT_MAX_OBJECT_SIZE),
+            blob_quota: self.blob_quota,
+        }
+    }
+
+    /// The keys set here that belong to the whole app (its storage), for refusing them in a
+    /// component's `limits`.
+    pub fn app_only_keys(&self) -> Vec<&'static str> {
+        [
+            ("max-object-size", self.max_object_size.is_some()),
+            ("blob-quota", self.blob_quota.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
     }
 
     /// Fills the remaining gaps with the defaults of `mode`.
@@ -163,6 +194,31 @@ impl Limits {
     }
 }
 
+/// Limits of the app's stored data, with the defaults applied. They are the app's, since the
+/// storage is: one quota however many components share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StorageLimits {
+    /// The largest `wasi:blobstore` object a guest may write, on any backend.
+    pub max_object_size: ByteSize,
+    /// The most bytes of objects the app may keep in the embedded blob store; `None`: as many
+    /// as the disk holds.
+    pub blob_quota: Option<ByteSize>,
+}
+
+impl StorageLimits {
+    /// An object is streamed to disk, so memory does not bound it; this does. An object being
+    /// written takes disk space before it is visible anywhere, so a guest that never ends one
+    /// would otherwise fill the disk unseen. 1 GiB is far above what apps keep in one object
+    /// (media, archives, model files are the exceptions: raise it for them).
+    pub const DEFAULT_MAX_OBJECT_SIZE: ByteSize = ByteSize(1 << 30);
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        LimitsConfig::default().storage()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +254,29 @@ mod tests {
             LimitsConfig::default().resolve(crate::Mode::Run).timeout,
             None
         );
+    }
+
+    #[test]
+    fn storage_limits_layer_and_default() {
+        let cli = LimitsConfig {
+            blob_quota: Some(ByteSize(10)),
+            ..Default::default()
+        };
+        let manifest = LimitsConfig {
+            max_object_size: Some(ByteSize(5)),
+            blob_quota: Some(ByteSize(20)),
+            ..Default::default()
+        };
+        let storage = cli.or(&manifest).storage();
+        assert_eq!(storage.max_object_size, ByteSize(5));
+        assert_eq!(storage.blob_quota, Some(ByteSize(10)));
+        let defaults = StorageLimits::default();
+        assert_eq!(
+            defaults.max_object_size,
+            StorageLimits::DEFAULT_MAX_OBJECT_SIZE
+        );
+        assert_eq!(defaults.blob_quota, None);
+        assert_eq!(manifest.app_only_keys(), ["max-object-size", "blob-quota"]);
+        assert!(LimitsConfig::default().app_only_keys().is_empty());
     }
 }

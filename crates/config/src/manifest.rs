@@ -483,6 +483,12 @@ impl Manifest {
             }
             validate_config_keys(&component.config)
                 .map_err(|m| invalid(format!("component `{name}`: config: {m}")))?;
+            if let [key, ..] = component.limits.app_only_keys()[..] {
+                return Err(invalid(format!(
+                    "component `{name}`: limits: `{key}` is the whole app's (its storage is \
+                     shared by its components); set it in `[limits]`"
+                )));
+            }
             let route = component.route.as_ref().unwrap_or(&root);
             if let Some(other) = routes.insert(route, name) {
                 return Err(invalid(format!(
@@ -643,6 +649,8 @@ mod tests {
             [limits]
             timeout = "5s"
             memory = "64MiB"
+            max-object-size = "16MiB"
+            blob-quota = "2GiB"
             [component.api]
             source = "api.wasm"
             route = "/api/"
@@ -669,9 +677,26 @@ mod tests {
         assert_eq!(api.allow_connect.len(), 2);
         assert_eq!(api.allow_listen[0].to_string(), "tcp://127.0.0.1:8080");
         assert_eq!(m.limits.memory.unwrap().0, 64 << 20);
+        assert_eq!(m.limits.storage().max_object_size.0, 16 << 20);
+        assert_eq!(m.limits.storage().blob_quota.unwrap().0, 2 << 30);
         let (key, provider) = m.providers.iter().next().unwrap();
         assert_eq!(key.to_string(), "wasi:cli/environment");
         assert_eq!(provider.kind, ProviderKind::Builtin);
+    }
+
+    #[test]
+    fn storage_limits_are_the_apps_not_a_components() {
+        let err =
+            parse("[component.a]\nsource = \"a\"\nlimits = { fuel = 1, blob-quota = \"1MiB\" }\n")
+                .unwrap_err();
+        assert!(
+            err.contains("component `a`: limits: `blob-quota` is the whole app's")
+                && err.contains("set it in `[limits]`"),
+            "{err}"
+        );
+        let err = parse("[limits]\nmax-object-size = \"huge\"\n[component.a]\nsource = \"a\"\n")
+            .unwrap_err();
+        assert!(err.contains("size") && err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::{
     BlobstoreBackend, ConfigError, ConfigSource, ConnectPattern, DirGrant, EnvGrant, InterfaceName,
     KeyValueBackend, Limits, LimitsConfig, ListenPattern, Manifest, OutboundPattern, PluginPlan,
-    ProviderConfig, Route, SourceSpec,
+    ProviderConfig, Route, SourceSpec, StorageLimits,
 };
 
 /// Whether the app is run once (`manifold run`) or served (`manifold serve`); only the
@@ -61,6 +61,8 @@ pub struct AppPlan {
     pub plugins: Vec<PluginPlan>,
     /// Where the app's blob containers are stored.
     pub blobstore: BlobstoreBackend,
+    /// The largest blob object, and the embedded blob store's quota.
+    pub storage: StorageLimits,
     /// Where `wasi:config` values come from besides the manifest.
     pub config_source: ConfigSource,
     /// `serve`: how many client connections are held and how long clients may take.
@@ -153,6 +155,7 @@ impl AppPlan {
             keyvalue: KeyValueBackend::Embedded {},
             plugins: Vec::new(),
             blobstore: BlobstoreBackend::Embedded {},
+            storage: cli.limits.storage(),
             config_source: ConfigSource::Manifest {},
             serve: cli.serve.resolve(),
         })
@@ -271,6 +274,18 @@ impl AppPlan {
             .clone()
             .or_else(|| manifest.data_dir.as_ref().map(|d| base.join(d)))
             .unwrap_or_else(|| default_data_dir(&name));
+        let storage = cli.limits.or(&manifest.limits).storage();
+        if storage.blob_quota.is_some()
+            && let BlobstoreBackend::Nats { .. } = manifest.blobstore
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "`blob-quota` counts the embedded blob store's files, but `[blobstore]` \
+                          is a NATS server: limit the app's object store there (JetStream \
+                          `max_bytes`) and drop `blob-quota`"
+                    .into(),
+            });
+        }
         // An answer larger than every instance's memory could not be lowered anyway.
         let default_max_answer = components
             .iter()
@@ -290,6 +305,7 @@ impl AppPlan {
                 .map(|(name, p)| PluginPlan::from_config(name, p, base, default_max_answer))
                 .collect(),
             blobstore: manifest.blobstore.resolve(base),
+            storage,
             config_source: manifest.config_source,
             serve: cli.serve.or(&manifest.serve).resolve(),
         })
@@ -394,6 +410,47 @@ mod tests {
         assert_eq!(a.env, vec![("K".into(), "cli".into())]);
         assert_eq!(a.limits.memory.0, 1 << 20);
         assert_eq!(a.limits.timeout, Some(Limits::DEFAULT_SERVE_TIMEOUT));
+    }
+
+    #[test]
+    fn storage_limits_come_from_the_command_line_over_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifold.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nmax-object-size = \"1MiB\"\nblob-quota = \"8MiB\"\n[component.a]\nsource = \"a.wasm\"\n",
+        )
+        .unwrap();
+        let cli = CliOverrides {
+            limits: LimitsConfig {
+                blob_quota: Some(crate::ByteSize(4 << 20)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let plan = AppPlan::from_manifest(&path, &cli, Mode::Serve).unwrap();
+        assert_eq!(plan.storage.max_object_size.0, 1 << 20);
+        assert_eq!(plan.storage.blob_quota, Some(crate::ByteSize(4 << 20)));
+        let single = AppPlan::from_file(Path::new("x.wasm"), &cli, Mode::Run).unwrap();
+        assert_eq!(
+            single.storage.max_object_size,
+            StorageLimits::DEFAULT_MAX_OBJECT_SIZE
+        );
+
+        // A quota the NATS backend would not enforce is refused, not ignored.
+        std::fs::write(
+            &path,
+            "[blobstore]\ntype = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n[component.a]\nsource = \"a.wasm\"\n",
+        )
+        .unwrap();
+        let err = AppPlan::from_manifest(&path, &cli, Mode::Serve)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`blob-quota`") && err.contains("NATS"),
+            "{err}"
+        );
+        assert!(AppPlan::from_manifest(&path, &CliOverrides::default(), Mode::Serve).is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use manifold_blobstore_nats::NatsBackend as BlobNatsBackend;
-use manifold_builtin_blobstore::{BlobstoreError, BlobstoreProvider};
+use manifold_builtin_blobstore::{BlobLimits, BlobstoreError, BlobstoreProvider};
 use manifold_builtin_config::ConfigProvider;
 use manifold_builtin_conformance::ConformanceProvider;
 use manifold_builtin_http::HttpProvider;
@@ -92,23 +92,32 @@ fn blobstore_provider(
     app: &AppPlan,
     component: &ComponentPlan,
 ) -> Result<BlobstoreProvider, BlobstoreError> {
+    let limits = BlobLimits {
+        max_object_size: Some(app.storage.max_object_size.0),
+        quota: app.storage.blob_quota.map(|quota| quota.0),
+    };
     match &app.blobstore {
         BlobstoreBackend::Embedded {} => {
-            BlobstoreProvider::new(&app.data_dir, &app.name, &component.blobstore)
+            BlobstoreProvider::new(&app.data_dir, &app.name, &component.blobstore, limits)
         }
         BlobstoreBackend::Nats {
             url,
             credentials,
             tls_ca,
-        } => BlobstoreProvider::with_backend(&app.name, &component.blobstore, || {
-            let auth = NatsAuth {
-                credentials: credentials.clone(),
-                tls_ca: tls_ca.clone(),
-            };
-            let backend = BlobNatsBackend::shared(url, &auth)
-                .map_err(|e| BlobstoreError::Backend(Box::new(e)))?;
-            Ok(backend)
-        }),
+        } => BlobstoreProvider::with_backend(
+            &app.name,
+            &component.blobstore,
+            limits.max_object_size,
+            || {
+                let auth = NatsAuth {
+                    credentials: credentials.clone(),
+                    tls_ca: tls_ca.clone(),
+                };
+                let backend = BlobNatsBackend::shared(url, &auth)
+                    .map_err(|e| BlobstoreError::Backend(Box::new(e)))?;
+                Ok(backend)
+            },
+        ),
     }
 }
 

@@ -42,7 +42,7 @@ async fn list(store: &Embedded, c: &ScopedContainer) -> Vec<String> {
 #[tokio::test]
 async fn objects_round_trip_through_containers() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Embedded::open(dir.path()).unwrap();
+    let store = Embedded::open(dir.path(), None).unwrap();
     let c = scope("app", "photos");
     assert!(matches!(
         store.container_info(&c).await,
@@ -123,7 +123,7 @@ async fn objects_round_trip_through_containers() {
 #[tokio::test]
 async fn an_uncommitted_object_is_never_visible_and_is_cleaned_up() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Embedded::open(dir.path()).unwrap();
+    let store = Embedded::open(dir.path(), None).unwrap();
     let c = scope("app", "c");
     store.create_container(&c).await.unwrap();
     let mut writer = store.start_write("app").await.unwrap();
@@ -133,17 +133,168 @@ async fn an_uncommitted_object_is_never_visible_and_is_cleaned_up() {
     assert_eq!(fs::read_dir(&staging).unwrap().count(), 1);
     drop(writer);
     assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
-    // What a crash leaves in staging is removed when the next process opens the store.
+    // Another handle of this process does not empty staging/: it may hold a writer's file.
+    let writer = store.start_write("app").await.unwrap();
+    let again = Embedded::open(dir.path(), None).unwrap();
+    assert_eq!(fs::read_dir(&staging).unwrap().count(), 1);
+    drop((writer, again));
+    // What a crash leaves in staging is removed when the store is next opened.
     fs::write(staging.join("object-left-by-a-crash"), b"x").unwrap();
-    CLEANED.lock().unwrap().clear();
-    Embedded::open(dir.path()).unwrap();
+    drop(store);
+    Embedded::open(dir.path(), None).unwrap();
     assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+}
+
+/// Holds `data_dir`'s lock as another process would: its own open file of the lock file.
+fn lock_as_another_process(data_dir: &Path) -> File {
+    use manifold_provider::data_dir::LOCK_FILE;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(data_dir.join(LOCK_FILE))
+        .unwrap();
+    file.try_lock().unwrap();
+    (&file).write_all(b"4242\n").unwrap();
+    file
+}
+
+#[tokio::test]
+async fn a_data_directory_locked_by_another_process_is_refused_before_staging_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    // The other process's object in flight.
+    let staging = dir.path().join(BLOBSTORE_DIR).join("app").join(STAGING);
+    fs::create_dir_all(&staging).unwrap();
+    fs::write(staging.join("object-in-flight"), b"theirs").unwrap();
+    let other = lock_as_another_process(dir.path());
+    let err = Embedded::open(dir.path(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpenError::DataDir(LockError::InUse {
+                pid: Some(4242),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("(pid 4242)"), "{err}");
+    assert!(
+        staging.join("object-in-flight").exists(),
+        "the other process's staging/ is left alone"
+    );
+    drop(other);
+    let store = Embedded::open(dir.path(), None).unwrap();
+    assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+    // Held while the store is open, released with it.
+    let probe = File::open(dir.path().join(manifold_provider::data_dir::LOCK_FILE)).unwrap();
+    assert!(probe.try_lock().is_err(), "the open store holds the lock");
+    drop(store);
+    probe.try_lock().expect("released with the store");
+}
+
+/// The bytes app `app` has stored or reserved, as the store counts them.
+fn used(store: &Embedded, app: &str) -> u64 {
+    store.usage().used(&file_name(app))
+}
+
+/// What a fresh count of the files says app `app` stores.
+fn counted(store: &Embedded, app: &str) -> u64 {
+    Usage::scan(&store.root.path).unwrap().used(&file_name(app))
+}
+
+#[tokio::test]
+async fn the_quota_counts_existing_objects_and_stays_right_through_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = scope("app", "c");
+    {
+        let store = Embedded::open(dir.path(), None).unwrap();
+        store.create_container(&c).await.unwrap();
+        put(&store, &c, "a", &[1; 30]).await;
+    }
+    // Counted at open.
+    let store = Embedded::open(dir.path(), Some(100)).unwrap();
+    assert_eq!(used(&store, "app"), 30);
+
+    // Two writers at once: the second cannot take what the first reserved.
+    let mut first = store.start_write("app").await.unwrap();
+    first.write(Bytes::from(vec![2; 50])).await.unwrap();
+    let mut second = store.start_write("app").await.unwrap();
+    let refused = second.write(Bytes::from(vec![3; 30])).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            BackendError::QuotaExceeded {
+                quota: 100,
+                used: 80,
+                wanted: 30
+            }
+        ),
+        "{refused:?}"
+    );
+    let staging = dir.path().join(BLOBSTORE_DIR).join("app").join(STAGING);
+    assert_eq!(
+        fs::read_dir(&staging).unwrap().count(),
+        1,
+        "the refused writer's staging file is gone at once"
+    );
+    assert!(second.write(Bytes::from_static(b"x")).await.is_err());
+    drop(second);
+    assert_eq!(used(&store, "app"), 80);
+
+    // An overwrite frees the object it replaces.
+    first.commit(&c, "a").await.unwrap();
+    assert_eq!(used(&store, "app"), 50);
+    put(&store, &c, "b", &[4; 50]).await;
+    assert_eq!(used(&store, "app"), 100, "exactly the quota fits");
+    let mut over = store.start_write("app").await.unwrap();
+    assert!(matches!(
+        over.write(Bytes::from_static(b"x")).await,
+        Err(BackendError::QuotaExceeded { .. })
+    ));
+    drop(over);
+    assert_eq!(read(&store, &c, "a", 0, u64::MAX).await, [2; 50]);
+
+    // A delete makes room; a copy takes it, and a copy that does not fit is not made.
+    store.delete_objects(&c, &["b".into()]).await.unwrap();
+    assert_eq!(used(&store, "app"), 50);
+    store.copy_object((&c, "a"), (&c, "a2")).await.unwrap();
+    assert_eq!(used(&store, "app"), 100);
+    assert!(matches!(
+        store.copy_object((&c, "a"), (&c, "a3")).await,
+        Err(BackendError::QuotaExceeded { .. })
+    ));
+    assert_eq!(list(&store, &c).await, ["a", "a2"]);
+    assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+
+    // A move over an object frees the one replaced.
+    store.move_object((&c, "a2"), (&c, "a")).await.unwrap();
+    assert_eq!(used(&store, "app"), 50);
+    assert_eq!(used(&store, "app"), counted(&store, "app"));
+
+    // Clearing, and deleting a container, free their objects.
+    put(&store, &c, "b", &[5; 20]).await;
+    store.clear(&c).await.unwrap();
+    assert_eq!(used(&store, "app"), 0);
+    let d = scope("app", "d");
+    store.create_container(&d).await.unwrap();
+    put(&store, &d, "x", &[6; 70]).await;
+    put(&store, &c, "y", &[7; 10]).await;
+    assert_eq!(used(&store, "app"), 80);
+    store.delete_container(&d).await.unwrap();
+    assert_eq!(used(&store, "app"), 10);
+    assert_eq!(used(&store, "app"), counted(&store, "app"));
+    // Another app's quota is its own.
+    let other = scope("other", "c");
+    store.create_container(&other).await.unwrap();
+    put(&store, &other, "z", &[8; 100]).await;
+    assert_eq!(used(&store, "app"), 10);
 }
 
 #[tokio::test]
 async fn apps_do_not_share_containers() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Embedded::open(dir.path()).unwrap();
+    let store = Embedded::open(dir.path(), None).unwrap();
     let (one, two) = (scope("one", "c"), scope("two", "c"));
     store.create_container(&one).await.unwrap();
     put(&store, &one, "k", b"one").await;
