@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod blobstore;
+mod blobstore_limits;
 mod blobstore_nats;
 mod cache;
 mod config;

@@ -104,25 +104,34 @@ fn put(request: IncomingRequest, response_out: ResponseOutparam, container: &str
         let value = OutgoingValue::new_outgoing_value();
         c.write_data(name, &value)?;
         let body = request.consume().map_err(|()| "the body was consumed")?;
-        let input = body.stream().map_err(|()| "the body has no stream")?;
         let mut size = 0u64;
         {
-            let mut output = value
-                .outgoing_value_write_body()
-                .map_err(|()| "outgoing-value-write-body failed".to_string())?;
-            let mut input = input;
-            let mut buf = vec![0; 16 * 1024];
-            loop {
-                let n = std::io::Read::read(&mut input, &mut buf).map_err(|e| format!("reading the body: {e}"))?;
-                if n == 0 {
-                    break;
+            let mut input = body.stream().map_err(|()| "the body has no stream")?;
+            let streamed = (|| -> Result<(), String> {
+                let mut output = value
+                    .outgoing_value_write_body()
+                    .map_err(|()| "outgoing-value-write-body failed".to_string())?;
+                let mut buf = vec![0; 16 * 1024];
+                loop {
+                    let n = std::io::Read::read(&mut input, &mut buf).map_err(|e| format!("reading the body: {e}"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    output
+                        .write_all(&buf[..n])
+                        .map_err(|e| format!("writing the object: {e}"))?;
+                    size += n as u64;
                 }
-                output
-                    .write_all(&buf[..n])
-                    .map_err(|e| format!("writing the object: {e}"))?;
-                size += n as u64;
+                std::io::Write::flush(&mut output).map_err(|e| format!("flushing the object: {e}"))
+            })();
+            if let Err(err) = streamed {
+                // Read to the end, so the client's upload completes and it gets the answer.
+                let _ = std::io::copy(&mut input, &mut std::io::sink());
+                drop(input);
+                IncomingBody::finish(body);
+                // The stream's error is wasi:io's; the blob store's own reason is `finish`'s.
+                return Err(OutgoingValue::finish(value).err().unwrap_or(err));
             }
-            std::io::Write::flush(&mut output).map_err(|e| format!("flushing the object: {e}"))?;
         }
         IncomingBody::finish(body);
         OutgoingValue::finish(value)?;
