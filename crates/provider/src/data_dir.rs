@@ -19,8 +19,8 @@ pub const LOCK_FILE: &str = "manifold.lock";
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "the data directory {} is in use by another process{} (a second `manifold` on the \
-         same app?); stop it, or give each process its own data directory (`--data-dir`, or \
+        "the data directory {} is in use by another process{}, likely a second `manifold` on \
+         the same app; stop it, or give each process its own data directory (`--data-dir`, or \
          `data-dir` in the manifest)",
         dir.display(),
         pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
