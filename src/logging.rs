@@ -176,11 +176,9 @@ impl Flusher {
         let thread = std::thread::Builder::new()
             .name("manifold-log".into())
             .spawn(move || {
-                loop {
-                    match stopped.recv_timeout(every) {
-                        Err(RecvTimeoutError::Timeout) => writer.flush_out(),
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                    }
+                // Until stopped (or the guard is gone): write out each interval.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    writer.flush_out();
                 }
                 writer.flush_out();
             });
