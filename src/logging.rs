@@ -2,7 +2,8 @@
 //! overrides the level.
 //!
 //! A server gathers its log lines in memory and writes them out every [`FLUSH_EVERY`]
-//! ([`Writer::Gathered`]): a request's access line costs a copy into a buffer under a lock,
+//! ([`Writer::Gathered`]); warnings and errors go out at once, with everything gathered
+//! before them. A request's access line costs a copy into a buffer under a lock,
 //! never a system call or a thread wake-up of its own (measured: a write per line, or a
 //! logging thread woken per line, each cost more CPU per request than the rest of our
 //! request handling). A line reaches stderr at most [`FLUSH_EVERY`] after it was logged.
@@ -140,11 +141,22 @@ impl<W: Write> Pending<W> {
     }
 }
 
-impl<W: Write> Write for &Gathered<W> {
+/// One event's writer: gathered, or, for a warning or an error, written out at once (with
+/// every line gathered before it, so the order holds).
+struct LineWriter<'a, W> {
+    gathered: &'a Gathered<W>,
+    urgent: bool,
+}
+
+impl<W: Write> Write for LineWriter<'_, W> {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        let mut pending = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self
+            .gathered
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         pending.buf.extend_from_slice(line);
-        if pending.buf.len() >= HIGH_WATER {
+        if self.urgent || pending.buf.len() >= HIGH_WATER {
             pending.flush_out();
         }
         Ok(line.len())
@@ -156,10 +168,20 @@ impl<W: Write> Write for &Gathered<W> {
 }
 
 impl<'a, W: Write + 'a> MakeWriter<'a> for Gathered<W> {
-    type Writer = &'a Gathered<W>;
+    type Writer = LineWriter<'a, W>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        self
+        LineWriter {
+            gathered: self,
+            urgent: false,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        LineWriter {
+            gathered: self,
+            urgent: *meta.level() <= tracing::Level::WARN,
+        }
     }
 }
 
@@ -239,7 +261,8 @@ mod tests {
         let lines = Gathered::new(out.clone());
         let flusher = Flusher::start(lines.clone(), Duration::from_secs(3600)).unwrap();
         for i in 0..100 {
-            (&lines)
+            lines
+                .make_writer()
                 .write_all(format!("line {i}\n").as_bytes())
                 .unwrap();
         }
@@ -255,7 +278,7 @@ mod tests {
         let out = Recorder::default();
         let lines = Gathered::new(out.clone());
         let _flusher = Flusher::start(lines.clone(), Duration::from_millis(5)).unwrap();
-        (&lines).write_all(b"hello\n").unwrap();
+        lines.make_writer().write_all(b"hello\n").unwrap();
         let waited = std::time::Instant::now();
         while out.bytes().is_empty() {
             assert!(
@@ -268,13 +291,27 @@ mod tests {
     }
 
     #[test]
+    fn a_warning_goes_out_at_once_after_the_lines_gathered_before_it() {
+        let out = Recorder::default();
+        let lines = Gathered::new(out.clone());
+        lines.make_writer().write_all(b"info\n").unwrap();
+        LineWriter {
+            gathered: &lines,
+            urgent: true,
+        }
+        .write_all(b"warn\n")
+        .unwrap();
+        assert_eq!(out.bytes(), b"info\nwarn\n");
+    }
+
+    #[test]
     fn past_the_high_water_mark_the_logging_thread_writes_and_nothing_is_lost() {
         let out = Recorder::default();
         let lines = Gathered::new(out.clone());
         let line = vec![b'x'; 1000];
         let n = HIGH_WATER / line.len() * 3;
         for _ in 0..n {
-            (&lines).write_all(&line).unwrap();
+            lines.make_writer().write_all(&line).unwrap();
         }
         assert!(out.writes() >= 2, "the writer wrote at the high-water mark");
         lines.flush_out();
