@@ -122,6 +122,15 @@ impl Command {
             _ => "warn",
         }
     }
+
+    /// A server gathers log lines and writes them every few milliseconds, off the request
+    /// path; a one-shot command writes directly, in order with its guest's output.
+    pub fn log_writer(&self) -> crate::logging::Writer {
+        match self {
+            Command::Serve(_) => crate::logging::Writer::Gathered,
+            _ => crate::logging::Writer::Direct,
+        }
+    }
 }
 
 /// Where the app comes from, its grants and its limits.

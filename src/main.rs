@@ -12,12 +12,16 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    logging::init(
+    let log = logging::init(
         args.log_format,
         args.command.default_log_level(),
         args.verbose,
+        args.command.log_writer(),
     );
-    match cli::execute(args) {
+    let result = cli::execute(args);
+    // Every log line is out before the final error.
+    drop(log);
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -116,7 +116,7 @@ fn the_environment_overrides_only_manifest_keys_and_the_command_line_wins() {
             "added=a=b\ndb.url=postgres://env\ngreeting=hello from the app\nmode=cli\n".into()
         )
     );
-    let logs = server.logs();
+    let logs = server.wait_for_log("MANIFOLD_CONFIG_DB_URL");
     assert!(
         logs.contains("MANIFOLD_CONFIG_DB_URL") && !logs.contains("postgres://env"),
         "the variable is logged, its value never: {logs}"

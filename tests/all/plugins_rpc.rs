@@ -320,7 +320,7 @@ fn a_killed_plugin_fails_calls_in_flight_is_restarted_and_serves_again() {
             (200, (i + 1).to_string())
         );
     }
-    let logs = server.logs();
+    let logs = server.wait_for_log("plugin exited (signal: 9 (SIGKILL)); restarting it");
     assert!(
         logs.contains("plugin exited (signal: 9 (SIGKILL)); restarting it"),
         "{logs}"
@@ -418,7 +418,8 @@ while True:
     }
     // The host is up and serving.
     assert_eq!(get(&server.url("/nowhere")).0, 404);
-    let logs = server.logs();
+    let logs =
+        server.wait_for_log("answered manifold:conformance/types@0.1.0#inc with a malformed value");
     assert!(!logs.contains("panicked"), "{logs}");
     assert!(
         logs.contains("answered manifold:conformance/types@0.1.0#inc with a malformed value"),
@@ -463,7 +464,7 @@ fn a_hanging_plugin_hits_the_call_deadline_and_the_host_keeps_serving() {
         );
     }
     assert_eq!(get(&server.url("/inc?x=2")), (200, "3".into()));
-    let logs = server.logs();
+    let logs = server.wait_for_log("did not answer manifold:conformance/types@0.1.0#inc within 1s");
     assert!(
         logs.contains("did not answer manifold:conformance/types@0.1.0#inc within 1s"),
         "{logs}"
@@ -659,7 +660,8 @@ fn a_plugin_beyond_its_memory_limit_is_reported_and_restarted() {
     assert!(status >= 500, "{status} {body}");
     let pids = wait_for_starts(&server, 2);
     assert_ne!(pids[1], first);
-    let logs = server.logs();
+    server.wait_for_log("greedy: out of memory");
+    let logs = server.wait_for_log("it runs under rlimits");
     assert!(logs.contains("greedy: out of memory"), "{logs}");
     assert!(
         logs.contains("plugin exited (signal: 6 (SIGABRT)); it runs under rlimits"),

@@ -81,3 +81,37 @@ fn a_bad_provider_choice_is_explained() {
         "{err}"
     );
 }
+
+/// The conformance provider is for tests: the binary this suite runs has it (through the root
+/// package's dev-dependency), but the graph `cargo build` and `cargo install` resolve for the
+/// `manifold` binary must not contain it. `cargo tree` answers from Cargo.lock and the
+/// manifests, offline, with the same feature resolution as a build.
+#[test]
+fn the_release_build_leaves_the_conformance_provider_out() {
+    let tree = |edges: &str| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "tree",
+                "--offline",
+                "--prefix",
+                "none",
+                "-p",
+                "manifold",
+                "-e",
+                edges,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cargo tree: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert!(
+        !tree("normal,build").contains("manifold-builtin-conformance"),
+        "a release build links the test-only conformance provider"
+    );
+    assert!(
+        tree("all").contains("manifold-builtin-conformance"),
+        "the tests must link the conformance provider (root dev-dependency)"
+    );
+}

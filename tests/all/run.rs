@@ -249,6 +249,44 @@ fn running_an_http_component_suggests_serve() {
     assert!(err.contains("manifold serve"), "{err}");
 }
 
+/// The missing entry point is found from the binary, before compiling: nothing lands in
+/// the compile cache (compiling a large component takes seconds).
+#[test]
+fn a_component_without_the_entry_point_is_refused_before_it_is_compiled() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+        programs::HTTP_HELLO,
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("manifold serve"), "{}", stderr(&out));
+    let cached: Vec<_> = walk(cache.path());
+    assert!(cached.is_empty(), "compiled anyway: {cached:?}");
+    // The same cache does get an entry from a component that runs.
+    let out = run(&[
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+        programs::CLI_PROBE,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!walk(cache.path()).is_empty(), "the cache is written to");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn manifest_runs_with_its_grants() {
     let dir = scratch_with("data.txt", "from the manifest dir");

@@ -183,6 +183,23 @@ fn a_trap_retires_the_instance_and_the_next_request_gets_a_fresh_one() {
     assert!(logs.contains("deliberate_trap"), "{logs}");
 }
 
+/// A reused instance that hits its memory cap is retired like one that traps, and its
+/// client is told what happened (not a bare "failed"); the next request gets a fresh
+/// instance.
+#[test]
+fn an_instance_at_its_memory_cap_is_retired_and_its_client_told_so() {
+    let server = Server::start(&[programs::P3_HTTP_PROBE, "--memory", "32MiB"]);
+    let (before, _) = count(&server, "/count");
+    let (status, body) = get(&server.url("/oom"));
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body, "the component ran out of memory\n");
+    let (after, n) = count(&server, "/count");
+    assert_ne!(before, after, "a fresh instance after the memory cap");
+    assert_eq!(n, 1);
+    let logs = server.wait_for_log("instance retired");
+    assert!(logs.contains("memory cap of 32MiB"), "{logs}");
+}
+
 #[test]
 fn deadlines_are_per_request_under_reuse() {
     let server = Server::start(&[programs::P3_HTTP_PROBE, "--timeout", "1s"]);

@@ -19,6 +19,7 @@
 //! [`BackendError::Storage`] (the guest sees `error::other`, the operator a log line) and the
 //! client reconnects in the background; calls succeed again when NATS is back.
 
+mod listings;
 mod names;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use manifold_builtin_keyvalue::backend::{
 };
 use manifold_nats_client::{JetStream, LazyJetStream, NatsServers};
 
+use listings::{Cursor, Listings, Snapshot};
 use names::{MAX_ENCODED_KEY, bucket_name, decode_key, encode_key};
 
 /// Keys returned by one `list-keys` page.
@@ -48,12 +50,22 @@ pub use manifold_nats_client::NatsAuth;
 /// The NATS URL could not be used.
 pub use manifold_nats_client::UrlError as ConfigError;
 
+/// One page of a listing and the cursor of the next.
+struct Page {
+    keys: Vec<String>,
+    next: Option<Cursor>,
+}
+
 /// A NATS server (or cluster) with JetStream, holding the buckets of apps. Cheap to share.
 pub struct NatsBackend {
     connection: LazyJetStream,
     /// Open JetStream buckets; an entry is dropped when a call on it fails, so a bucket that
     /// vanished (a server that lost its storage) is looked up, or created, again.
     stores: Mutex<HashMap<ScopedBucket, kv::Store>>,
+    /// The rest of each listing in progress, so its pages do not read the bucket again.
+    listings: Listings,
+    /// How many times a bucket's keys were read whole (for tests of the above).
+    key_reads: std::sync::atomic::AtomicU64,
 }
 
 impl NatsBackend {
@@ -69,6 +81,8 @@ impl NatsBackend {
         Ok(NatsBackend {
             connection: LazyJetStream::new(servers, "key-value", CONNECT_TIMEOUT, REQUEST_TIMEOUT),
             stores: Mutex::new(HashMap::new()),
+            listings: Listings::default(),
+            key_reads: Default::default(),
         })
     }
 
@@ -181,6 +195,8 @@ impl NatsBackend {
 
     /// Every key of the bucket, sorted, so pages are stable between calls.
     async fn sorted_keys(&self, scope: &ScopedBucket) -> BackendResult<Vec<String>> {
+        self.key_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let store = self.store(scope).await?;
         let listed = async {
             let encoded: Vec<String> = store
@@ -201,6 +217,49 @@ impl NatsBackend {
         keys.sort_unstable();
         keys.dedup();
         Ok(keys)
+    }
+
+    /// The listing a page continues: kept from its first page when the cursor is known,
+    /// else the bucket's keys read now, starting where `start` finds the cursor in them.
+    async fn listing(
+        &self,
+        bucket: &ScopedBucket,
+        cursor: Option<Cursor>,
+        start: impl FnOnce(&[String]) -> usize,
+    ) -> BackendResult<(Snapshot, Instant)> {
+        if let Some(cursor) = &cursor
+            && let Some(kept) = self.listings.resume(bucket, cursor)
+        {
+            return Ok(kept);
+        }
+        let keys: Arc<[String]> = self.sorted_keys(bucket).await?.into();
+        let start = start(&keys);
+        Ok((Snapshot { keys, start }, Instant::now()))
+    }
+
+    /// One page of `snapshot`; the rest is kept under the page's cursor (`next(end, last)`).
+    fn page(
+        &self,
+        bucket: &ScopedBucket,
+        snapshot: Snapshot,
+        taken: Instant,
+        next: impl FnOnce(usize, &str) -> Cursor,
+    ) -> Page {
+        let Snapshot { keys, start } = snapshot;
+        let end = (start + PAGE_KEYS).min(keys.len());
+        let page = keys[start..end].to_vec();
+        let cursor = match page.last() {
+            Some(last) if end < keys.len() => Some(next(end, last)),
+            _ => None,
+        };
+        if let Some(cursor) = &cursor {
+            self.listings
+                .keep(bucket, cursor.clone(), Snapshot { keys, start: end }, taken);
+        }
+        Page {
+            keys: page,
+            next: cursor,
+        }
     }
 
     /// Reads the key's entry and writes `update(current)` expecting the revision read,
@@ -311,16 +370,23 @@ impl Backend for NatsBackend {
         cursor: Option<u64>,
     ) -> BoxFuture<'a, BackendResult<KeyPage<u64>>> {
         Box::pin(async move {
-            let keys = self.sorted_keys(bucket).await?;
-            let offset = cursor
-                .and_then(|c| usize::try_from(c).ok())
-                .unwrap_or(0)
-                .min(keys.len());
-            let page: Vec<String> = keys[offset..].iter().take(PAGE_KEYS).cloned().collect();
-            let end = offset + page.len();
+            let offset = cursor.unwrap_or(0);
+            let (snapshot, taken) = self
+                .listing(bucket, cursor.map(Cursor::Offset), |keys| {
+                    usize::try_from(offset)
+                        .unwrap_or(usize::MAX)
+                        .min(keys.len())
+                })
+                .await?;
+            let page = self.page(bucket, snapshot, taken, |end, _| {
+                Cursor::Offset(u64::try_from(end).unwrap_or(u64::MAX))
+            });
             Ok(KeyPage {
-                next: (end < keys.len()).then(|| u64::try_from(end).unwrap_or(u64::MAX)),
-                keys: page,
+                next: page.next.map(|c| match c {
+                    Cursor::Offset(n) => n,
+                    Cursor::After(_) => unreachable!("an offset listing continues by offset"),
+                }),
+                keys: page.keys,
             })
         })
     }
@@ -332,13 +398,22 @@ impl Backend for NatsBackend {
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, BackendResult<KeyPage<String>>> {
         Box::pin(async move {
-            let keys = self.sorted_keys(bucket).await?;
-            let start = cursor.map_or(0, |after| keys.partition_point(|k| k.as_str() <= after));
-            let page: Vec<String> = keys[start..].iter().take(PAGE_KEYS).cloned().collect();
-            let more = start + page.len() < keys.len();
+            let (snapshot, taken) = self
+                .listing(
+                    bucket,
+                    cursor.map(|c| Cursor::After(c.to_owned())),
+                    |keys| cursor.map_or(0, |after| keys.partition_point(|k| k.as_str() <= after)),
+                )
+                .await?;
+            let page = self.page(bucket, snapshot, taken, |_, last| {
+                Cursor::After(last.to_owned())
+            });
             Ok(KeyPage {
-                next: if more { page.last().cloned() } else { None },
-                keys: page,
+                next: page.next.map(|c| match c {
+                    Cursor::After(k) => k,
+                    Cursor::Offset(_) => unreachable!("a key listing continues by key"),
+                }),
+                keys: page.keys,
             })
         })
     }

@@ -188,6 +188,8 @@ async fn list_keys_pages_through_every_key_once() {
         .unwrap();
     assert_eq!(got, vec![Some(("key.00003".into(), vec![1])), None]);
 
+    let reads = || backend.key_reads.load(std::sync::atomic::Ordering::Relaxed);
+    let before = reads();
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
@@ -203,12 +205,23 @@ async fn list_keys_pages_through_every_key_once() {
     }
     let expected: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
     assert_eq!(seen, expected);
+    assert_eq!(
+        reads() - before,
+        1,
+        "one read of the bucket for the whole listing"
+    );
 
+    let before = reads();
     let first = backend.list_keys_u64(&b, None).await.unwrap();
     assert_eq!(first.keys.len(), PAGE_KEYS);
     let second = backend.list_keys_u64(&b, first.next).await.unwrap();
     assert_eq!(second.keys.len(), 10);
     assert_eq!(second.next, None);
+    assert_eq!(reads() - before, 1, "one read for the offset listing too");
+    // A cursor already used (or not kept) still works: the bucket is read again.
+    let again = backend.list_keys_u64(&b, first.next).await.unwrap();
+    assert_eq!(again.keys, second.keys);
+    assert_eq!(reads() - before, 2);
 
     let keys: Vec<String> = expected[..5].to_vec();
     backend.delete_many(&b, &keys).await.unwrap();

@@ -8,6 +8,7 @@ use anyhow::bail;
 use manifold_blobstore_nats::NatsBackend as BlobNatsBackend;
 use manifold_builtin_blobstore::{BlobLimits, BlobstoreError, BlobstoreProvider};
 use manifold_builtin_config::ConfigProvider;
+#[cfg(feature = "conformance")]
 use manifold_builtin_conformance::ConformanceProvider;
 use manifold_builtin_http::HttpProvider;
 use manifold_builtin_keyvalue::backend::Backend;
@@ -59,6 +60,7 @@ pub fn builtin_catalog() -> Vec<BuiltinCatalogEntry> {
             description: "wasi:config store at 0.2.0-draft (the manifest's values, a key-value bucket, MANIFOLD_CONFIG_* and --config over them)",
             interfaces: ConfigProvider::offered(),
         },
+        #[cfg(feature = "conformance")]
         BuiltinCatalogEntry {
             name: ConformanceProvider::NAME,
             description: "manifold:conformance/types, the plugin conformance reference (every plugin kind must match it)",
@@ -83,6 +85,7 @@ pub fn builtin_providers(
         Arc::new(keyvalue),
         Arc::new(blobstore),
         Arc::new(config_provider(app, component)?),
+        #[cfg(feature = "conformance")]
         Arc::new(ConformanceProvider::new()),
     ])
 }

@@ -81,6 +81,17 @@ impl App {
     }
 }
 
+/// The report of every import `bindings` leaves unmet, if any.
+fn unmet_imports(bytes: &ComponentBytes, bindings: &Bindings) -> anyhow::Result<Option<String>> {
+    let resolution = check_imports(bytes, bindings)?;
+    if resolution.is_ok() {
+        return Ok(None);
+    }
+    let report = resolution.render_text(&bytes.origin);
+    let report = report.strip_prefix("error: ").unwrap_or(&report);
+    Ok(Some(report.trim_end().to_string()))
+}
+
 /// Resolves every import of the component against what `bindings` offers.
 pub fn check_imports(
     bytes: &ComponentBytes,
@@ -111,6 +122,18 @@ impl LoadedComponent {
             );
         }
         let bindings = bind_providers(providers(app, plan, mode, plugins)?, &app.providers)?;
+        // The entry point before compiling, from the binary: compiling a large component
+        // takes seconds, and one that `run` cannot run (an HTTP handler) should hear so at
+        // once. Unmet imports, if any, are the report (every problem at once), as below.
+        if let Some(exports) = load::top_level_exports(&bytes.bytes) {
+            let (wanted, present) = load::entry_point(mode, &exports);
+            if !present {
+                if let Some(report) = unmet_imports(&bytes, &bindings)? {
+                    anyhow::bail!("{report}");
+                }
+                anyhow::bail!("{}", load::explain_missing(&exports, &bytes.origin, wanted));
+            }
+        }
         // Wasm plugins become part of the component, before it is compiled.
         let bytes = plugins.compose(bytes, &bindings)?;
         let (component, outcome) = match cache {
@@ -131,11 +154,8 @@ impl LoadedComponent {
             Err(link_error) => {
                 // Say what is wrong with every import at once, in the component author's
                 // words; the linker's own message is the fallback.
-                let resolution = check_imports(&bytes, &bindings)?;
-                if !resolution.is_ok() {
-                    let report = resolution.render_text(&bytes.origin);
-                    let report = report.strip_prefix("error: ").unwrap_or(&report);
-                    anyhow::bail!("{}", report.trim_end());
+                if let Some(report) = unmet_imports(&bytes, &bindings)? {
+                    anyhow::bail!("{report}");
                 }
                 return Err(anyhow::Error::from(link_error).context(format!(
                     "{} cannot be linked on this host",

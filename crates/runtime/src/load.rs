@@ -88,7 +88,57 @@ pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) 
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    let source = component.plan.source.display();
+    explain_missing(
+        &exports,
+        &component.plan.source.display().to_string(),
+        wanted,
+    )
+}
+
+/// The names a component exports at its top level, read from the binary without compiling
+/// it (nested modules and components are skipped); `None` if it does not parse (the compiler
+/// then says why).
+pub fn top_level_exports(bytes: &[u8]) -> Option<Vec<String>> {
+    use wasmparser::{Parser, Payload};
+    let mut depth = 0usize;
+    let mut exports = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.ok()? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => {
+                if depth == 0 {
+                    break;
+                }
+                depth -= 1;
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export.ok()?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(exports)
+}
+
+/// The entry point `mode` runs, as a message names it, and whether `exports` has it.
+pub fn entry_point(mode: manifold_config::Mode, exports: &[String]) -> (&'static str, bool) {
+    let has = |prefix: &str| exports.iter().any(|e| e.starts_with(prefix));
+    match mode {
+        manifold_config::Mode::Run => (
+            "wasi:cli/run (@0.2.x or @0.3.x)",
+            has("wasi:cli/run@0.2.") || has("wasi:cli/run@0.3."),
+        ),
+        manifold_config::Mode::Serve => (
+            "wasi:http/incoming-handler@0.2.x or wasi:http/handler@0.3.x",
+            has("wasi:http/incoming-handler@0.2.") || has("wasi:http/handler@0.3."),
+        ),
+    }
+}
+
+/// The message for a component (from `source`, exporting `exports`) that lacks `wanted`.
+pub fn explain_missing(exports: &[String], source: &str, wanted: &str) -> String {
     let listed = if exports.is_empty() {
         "nothing".to_string()
     } else {
@@ -113,7 +163,7 @@ pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) 
         "wasi:http/handler@",
         "wasi:http/incoming-handler@",
     ];
-    for export in &exports {
+    for export in exports {
         if let Some((interface, version)) = export.split_once('@')
             && entry_points.iter().any(|p| export.starts_with(p))
             && version.contains('-')
@@ -136,6 +186,23 @@ mod tests {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    #[test]
+    fn top_level_exports_skip_nested_modules_and_components() {
+        let bytes = wat::parse_str(
+            r#"(component
+                (component $inner
+                    (core module $m (func (export "f")))
+                    (core instance $i (instantiate $m))
+                    (func $f (canon lift (core func $i "f")))
+                    (export "nested" (func $f)))
+                (instance $ci (instantiate $inner))
+                (export "outer" (func $ci "nested")))"#,
+        )
+        .unwrap();
+        assert_eq!(top_level_exports(&bytes).unwrap(), ["outer"]);
+        assert_eq!(top_level_exports(b"\0asm garbage"), None);
     }
 
     #[test]

@@ -452,13 +452,12 @@ async fn p3_request(
                 format!("cannot start an instance: {:#}", e.error),
             )
         }
-    } else if let Some(reason) = verdict.retired() {
-        // Another request's trap or limit retired the instance this one was on.
+    } else if let Some(retired) = verdict.retired() {
+        // A trap or limit (this request's or another's) retired the instance it was on.
         (
-            500,
-            "the component failed
-",
-            format!("the instance serving it was retired: {reason}"),
+            retired.status,
+            retired.body,
+            format!("the instance serving it was retired: {}", retired.reason),
         )
     } else if error.is::<TrapOrPanicError>() {
         (
@@ -484,7 +483,7 @@ fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-fn status_for(failure: &Failure) -> u16 {
+pub(crate) fn status_for(failure: &Failure) -> u16 {
     match failure {
         Failure::Deadline(_) => 504,
         _ => 500,
@@ -492,7 +491,7 @@ fn status_for(failure: &Failure) -> u16 {
 }
 
 /// What the client is told; the details (backtrace) go to the log only.
-fn failure_body(failure: &Failure) -> &'static str {
+pub(crate) fn failure_body(failure: &Failure) -> &'static str {
     match failure {
         Failure::Deadline(_) => "the component did not answer within its deadline\n",
         Failure::MemoryCap { .. } => "the component ran out of memory\n",

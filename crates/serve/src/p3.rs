@@ -53,7 +53,7 @@ pub struct Verdict {
     started: Instant,
     deadline_passed: AtomicBool,
     /// Set when the instance was retired while the request was in flight.
-    retired: Mutex<Option<String>>,
+    retired: Mutex<Option<Retirement>>,
 }
 
 impl Verdict {
@@ -70,8 +70,34 @@ impl Verdict {
     }
 
     /// Why the instance serving this request was retired, if it was.
-    pub fn retired(&self) -> Option<String> {
+    pub fn retired(&self) -> Option<Retirement> {
         self.retired.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+/// Why an instance was retired, and what a request that was in flight on it is answered.
+#[derive(Debug, Clone)]
+pub struct Retirement {
+    /// For the log: the failure in full.
+    pub reason: String,
+    /// For the client: as for a request of its own that failed so (a memory cap is "ran out
+    /// of memory"), except that another request's deadline is this one's plain failure
+    /// (its own deadline, if passed, is a 504 before this is looked at).
+    pub status: u16,
+    pub body: &'static str,
+}
+
+impl Retirement {
+    fn of(failure: &Failure) -> Retirement {
+        let (status, body) = match failure {
+            Failure::Deadline(_) => (500, "the component failed\n"),
+            other => (crate::status_for(other), crate::failure_body(other)),
+        };
+        Retirement {
+            reason: failure.to_string(),
+            status,
+            body,
+        }
     }
 }
 
@@ -318,10 +344,10 @@ impl WorkerState for Worker {
                     "instance retired: {failure}"
                 );
                 // Only a caller that got no response looks at this.
-                let reason = failure.to_string();
+                let retirement = Retirement::of(&failure);
                 for verdict in tracker.seen.iter().filter_map(Weak::upgrade) {
                     if let Ok(mut r) = verdict.retired.lock() {
-                        *r = Some(reason.clone());
+                        *r = Some(retirement.clone());
                     }
                 }
             }

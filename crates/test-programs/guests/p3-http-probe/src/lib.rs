@@ -1,7 +1,7 @@
 //! `p3-http-probe`: a `wasi:http/handler@0.3.0` whose routes probe what a
 //! host does with WASI 0.3 requests: instance reuse (`/count`), streaming in
 //! both directions at once (`/echo`), async waits (`/sleep`), misbehaviour
-//! (`/loop`, `/trap`), outgoing requests (`/outbound`) and headers. The
+//! (`/loop`, `/trap`, `/oom`), outgoing requests (`/outbound`) and headers. The
 //! contract is in `crates/test-programs/README.md`; keep the two in step.
 
 mod error_code;
@@ -35,6 +35,7 @@ impl Guest for Probe {
             "sleep" => sleep(query).await,
             "loop" => probe_support::spin_forever(),
             "trap" => probe_support::deliberate_trap(),
+            "oom" => probe_support::exhaust_memory(),
             "outbound" => outbound(query).await,
             "headers" => headers(&request),
             _ => text_response(404, "not found\n"),
