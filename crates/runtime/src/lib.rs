@@ -125,14 +125,14 @@ impl LoadedComponent {
         // The entry point before compiling, from the binary: compiling a large component
         // takes seconds, and one that `run` cannot run (an HTTP handler) should hear so at
         // once. Unmet imports, if any, are the report (every problem at once), as below.
-        if let Some(exports) = load::top_level_exports(&bytes.bytes) {
-            let (wanted, present) = load::entry_point(mode, &exports);
-            if !present {
-                if let Some(report) = unmet_imports(&bytes, &bindings)? {
-                    anyhow::bail!("{report}");
-                }
-                anyhow::bail!("{}", load::explain_missing(&exports, &bytes.origin, wanted));
+        if let Some(exports) = load::top_level_exports(&bytes.bytes)
+            && !load::has_entry_point(mode, &exports)
+        {
+            if let Some(report) = unmet_imports(&bytes, &bindings)? {
+                anyhow::bail!("{report}");
             }
+            let wanted = load::entry_point_name(mode);
+            anyhow::bail!("{}", load::explain_missing(&exports, &bytes.origin, wanted));
         }
         // Wasm plugins become part of the component, before it is compiled.
         let bytes = plugins.compose(bytes, &bindings)?;

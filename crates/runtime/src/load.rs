@@ -79,8 +79,12 @@ pub fn read_component(path: &Path) -> anyhow::Result<ComponentBytes> {
     Ok(ComponentBytes::new(bytes, origin))
 }
 
-/// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`".
-pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) -> String {
+/// "app.wasm does not export wasi:cli/run; it exports …; try `manifold serve`": the
+/// component lacks the entry point `mode` runs.
+pub fn explain_missing_export(
+    component: &crate::LoadedComponent,
+    mode: manifold_config::Mode,
+) -> String {
     let engine = component.pre.engine();
     let exports: Vec<String> = component
         .component
@@ -91,7 +95,7 @@ pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) 
     explain_missing(
         &exports,
         &component.plan.source.display().to_string(),
-        wanted,
+        entry_point_name(mode),
     )
 }
 
@@ -99,41 +103,54 @@ pub fn explain_missing_export(component: &crate::LoadedComponent, wanted: &str) 
 /// it (nested modules and components are skipped); `None` if it does not parse (the compiler
 /// then says why).
 pub fn top_level_exports(bytes: &[u8]) -> Option<Vec<String>> {
-    use wasmparser::{Parser, Payload};
-    let mut depth = 0usize;
+    use wasmparser::{Chunk, Parser, Payload};
+    let mut parser = Parser::new(0);
+    let mut rest = bytes;
     let mut exports = Vec::new();
-    for payload in Parser::new(0).parse_all(bytes) {
-        match payload.ok()? {
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => {
-                if depth == 0 {
-                    break;
-                }
-                depth -= 1;
+    loop {
+        let Chunk::Parsed { consumed, payload } = parser.parse(rest, true).ok()? else {
+            return None;
+        };
+        // A nested module or component is stepped over whole: its bytes (nearly all of a
+        // component's) are never read.
+        let mut skip = consumed;
+        match payload {
+            Payload::ModuleSection {
+                unchecked_range, ..
             }
-            Payload::ComponentExportSection(section) if depth == 0 => {
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => skip += unchecked_range.len(),
+            Payload::ComponentExportSection(section) => {
                 for export in section {
                     exports.push(export.ok()?.name.name.to_string());
                 }
             }
+            Payload::End(_) => return Some(exports),
             _ => {}
         }
+        rest = rest.get(skip..)?;
     }
-    Some(exports)
 }
 
-/// The entry point `mode` runs, as a message names it, and whether `exports` has it.
-pub fn entry_point(mode: manifold_config::Mode, exports: &[String]) -> (&'static str, bool) {
+/// The entry point `mode` runs, as messages name it.
+pub fn entry_point_name(mode: manifold_config::Mode) -> &'static str {
+    match mode {
+        manifold_config::Mode::Run => "wasi:cli/run (@0.2.x or @0.3.x)",
+        manifold_config::Mode::Serve => {
+            "wasi:http/incoming-handler@0.2.x or wasi:http/handler@0.3.x"
+        }
+    }
+}
+
+/// Whether `exports` has the entry point `mode` runs.
+pub fn has_entry_point(mode: manifold_config::Mode, exports: &[String]) -> bool {
     let has = |prefix: &str| exports.iter().any(|e| e.starts_with(prefix));
     match mode {
-        manifold_config::Mode::Run => (
-            "wasi:cli/run (@0.2.x or @0.3.x)",
-            has("wasi:cli/run@0.2.") || has("wasi:cli/run@0.3."),
-        ),
-        manifold_config::Mode::Serve => (
-            "wasi:http/incoming-handler@0.2.x or wasi:http/handler@0.3.x",
-            has("wasi:http/incoming-handler@0.2.") || has("wasi:http/handler@0.3."),
-        ),
+        manifold_config::Mode::Run => has("wasi:cli/run@0.2.") || has("wasi:cli/run@0.3."),
+        manifold_config::Mode::Serve => {
+            has("wasi:http/incoming-handler@0.2.") || has("wasi:http/handler@0.3.")
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn run_cli(engine: &Engine, component: &LoadedComponent) -> anyhow::Re
             Ok(pre) => Pre::P3(pre),
             Err(_) => bail!(
                 "{}",
-                crate::load::explain_missing_export(component, "wasi:cli/run (@0.2.x or @0.3.x)")
+                crate::load::explain_missing_export(component, manifold_config::Mode::Run)
             ),
         },
     };

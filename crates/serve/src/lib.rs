@@ -105,7 +105,7 @@ impl Server {
                         "{}",
                         manifold_runtime::explain_missing_export(
                             component,
-                            "wasi:http/incoming-handler@0.2.x or wasi:http/handler@0.3.x"
+                            manifold_config::Mode::Serve,
                         )
                     ),
                 },
