@@ -50,12 +50,6 @@ pub use manifold_nats_client::NatsAuth;
 /// The NATS URL could not be used.
 pub use manifold_nats_client::UrlError as ConfigError;
 
-/// One page of a listing and the cursor of the next.
-struct Page {
-    keys: Vec<String>,
-    next: Option<Cursor>,
-}
-
 /// A NATS server (or cluster) with JetStream, holding the buckets of apps. Cheap to share.
 pub struct NatsBackend {
     connection: LazyJetStream,
@@ -237,14 +231,15 @@ impl NatsBackend {
         Ok((Snapshot { keys, start }, Instant::now()))
     }
 
-    /// One page of `snapshot`; the rest is kept under the page's cursor (`next(end, last)`).
-    fn page(
+    /// One page of `snapshot`; the rest is kept under the page's cursor (`next(end, last)`:
+    /// the keys returned so far, and the last of them).
+    fn page<C: Clone + Into<Cursor>>(
         &self,
         bucket: &ScopedBucket,
         snapshot: Snapshot,
         taken: Instant,
-        next: impl FnOnce(usize, &str) -> Cursor,
-    ) -> Page {
+        next: impl FnOnce(usize, &str) -> C,
+    ) -> KeyPage<C> {
         let Snapshot { keys, start } = snapshot;
         let end = (start + PAGE_KEYS).min(keys.len());
         let page = keys[start..end].to_vec();
@@ -253,10 +248,14 @@ impl NatsBackend {
             _ => None,
         };
         if let Some(cursor) = &cursor {
-            self.listings
-                .keep(bucket, cursor.clone(), Snapshot { keys, start: end }, taken);
+            self.listings.keep(
+                bucket,
+                cursor.clone().into(),
+                Snapshot { keys, start: end },
+                taken,
+            );
         }
-        Page {
+        KeyPage {
             keys: page,
             next: cursor,
         }
@@ -378,16 +377,9 @@ impl Backend for NatsBackend {
                         .min(keys.len())
                 })
                 .await?;
-            let page = self.page(bucket, snapshot, taken, |end, _| {
-                Cursor::Offset(u64::try_from(end).unwrap_or(u64::MAX))
-            });
-            Ok(KeyPage {
-                next: page.next.map(|c| match c {
-                    Cursor::Offset(n) => n,
-                    Cursor::After(_) => unreachable!("an offset listing continues by offset"),
-                }),
-                keys: page.keys,
-            })
+            Ok(self.page(bucket, snapshot, taken, |end, _| {
+                u64::try_from(end).unwrap_or(u64::MAX)
+            }))
         })
     }
 
@@ -405,16 +397,7 @@ impl Backend for NatsBackend {
                     |keys| cursor.map_or(0, |after| keys.partition_point(|k| k.as_str() <= after)),
                 )
                 .await?;
-            let page = self.page(bucket, snapshot, taken, |_, last| {
-                Cursor::After(last.to_owned())
-            });
-            Ok(KeyPage {
-                next: page.next.map(|c| match c {
-                    Cursor::After(k) => k,
-                    Cursor::Offset(_) => unreachable!("a key listing continues by key"),
-                }),
-                keys: page.keys,
-            })
+            Ok(self.page(bucket, snapshot, taken, |_, last| last.to_owned()))
         })
     }
 

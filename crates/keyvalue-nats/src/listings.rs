@@ -29,6 +29,18 @@ pub(crate) enum Cursor {
     After(String),
 }
 
+impl From<u64> for Cursor {
+    fn from(offset: u64) -> Cursor {
+        Cursor::Offset(offset)
+    }
+}
+
+impl From<String> for Cursor {
+    fn from(after: String) -> Cursor {
+        Cursor::After(after)
+    }
+}
+
 /// A bucket's sorted keys from one read, and where the next page starts in them.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
